@@ -1,0 +1,135 @@
+# kinesisd — build, test, demo.
+#
+#   make            kinesisd, kinesisctl, the client libraries
+#   make test       deps, unit tests (plain, then ASan+UBSan), integration tests
+#   make demo       deps, local Kinesis + DynamoDB, kinesisd, records flowing
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Each top-level folder is one subsystem, built into build/<variant>/lib<dir>.a.
+# SAN=1 builds the same tree into build/san with AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+
+PKGS    := libevent libcurl libcrypto libcjson yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SAN),1)
+VARIANT := san
+OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+else
+VARIANT := plain
+OPT     := -O2
+endif
+B := build/$(VARIANT)
+
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+           -Wstrict-prototypes -Wmissing-prototypes -g $(OPT) -I. $(PKG_CFLAGS)
+LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+LDLIBS  += $(PKG_LIBS) -lm
+
+# Subsystems linked into the daemon, in dependency order (users first).
+MODULES := ipc metrics kinesis dynamo kpl aws conf log
+MODULES := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(m)))
+LIBS    := $(foreach m,$(MODULES),$(B)/lib$(m).a)
+LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group
+
+all: kinesisd kinesisctl clients
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+define module_rule
+$(B)/lib$(1).a: $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/*.c))
+	@rm -f $$@
+	$(AR) rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard daemon/*.c))
+CTL_OBJS    := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
+
+$(B)/kinesisd: $(DAEMON_OBJS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(LINK_LIBS) $(LDLIBS)
+$(B)/kinesisctl: $(CTL_OBJS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LINK_LIBS) $(LDLIBS)
+
+kinesisd: $(B)/kinesisd
+	cp $< $@
+kinesisctl: $(B)/kinesisctl
+	cp $< $@
+
+.PHONY: all clients deps test unit unit-san integration demo install \
+        format clean docs
+
+clients:
+	@if [ -f clients/c/Makefile ]; then $(MAKE) -C clients/c; fi
+
+# ---- tests -------------------------------------------------------------
+# Every tests/unit/test_*.c is one Check program linked with all modules.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+UNIT_HELPERS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/lib/*.c))
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELPERS) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_HELPERS) $(LINK_LIBS) $(LDLIBS) $(CHECK_LIBS)
+
+unit-bins: $(UNIT_BINS)
+
+# Runs every unit test binary from the top of the tree (fixtures are found
+# relative to it); the summary lines are Check's own.
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; CK_FORK=yes $$t || fail=1; \
+	done; exit $$fail
+
+unit-san:
+	$(MAKE) SAN=1 unit
+
+integration: kinesisd kinesisctl clients
+	@tests/integration/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-san
+	$(MAKE) integration
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo.sh
+
+docs: kinesisd
+	./kinesisd --print-reference > docs/config.md
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/kinesisd
+	install -m 0755 kinesisd kinesisctl $(DESTDIR)$(PREFIX)/bin/
+	if [ -d systemd ] && ls systemd/*.service >/dev/null 2>&1; then \
+		install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/usr/lib/sysusers.d; \
+		install -m 0644 systemd/*.service systemd/*.socket $(DESTDIR)/lib/systemd/system/; \
+		install -m 0644 systemd/kinesisd.sysusers $(DESTDIR)/usr/lib/sysusers.d/kinesisd.conf; \
+	fi
+	[ -f $(DESTDIR)/etc/kinesisd/kinesisd.yaml ] || \
+		install -m 0644 conf/kinesisd.yaml $(DESTDIR)/etc/kinesisd/kinesisd.yaml
+	@if [ -f clients/c/Makefile ]; then $(MAKE) -C clients/c install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR); fi
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build kinesisd kinesisctl
+	@if [ -f clients/c/Makefile ]; then $(MAKE) -C clients/c clean; fi
+
+-include $(shell find build -name '*.d' 2>/dev/null)
