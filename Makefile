@@ -78,9 +78,16 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 UNIT_HELPERS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/unit/lib/*.c))
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELPERS) $(LIBS)
+# A test may name the modules it needs (TEST_MODULES_test_x := aws log), so
+# it builds while unrelated modules are being changed; default: all.
+include tests/unit/modules.mk
+test_libs = $(foreach m,$(or $(TEST_MODULES_$(1)),$(MODULES)),$(B)/lib$(m).a)
+.SECONDEXPANSION:
+$(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELPERS) $$(call test_libs,$$*)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_HELPERS) $(LINK_LIBS) $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_HELPERS) \
+		-Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
+		$(LDLIBS) $(CHECK_LIBS)
 
 unit-bins: $(UNIT_BINS)
 

@@ -71,4 +71,131 @@ void aws_sigv4_amzdate(time_t now, char out[17]);
 int aws_sigv4_sign(const struct aws_sigv4_request *, const struct aws_creds *,
     struct aws_sigv4_cache *cache, char **authorization);
 
+/* ---- credentials chain (aws/credentials.c) ------------------------------ */
+
+struct aws_http;
+struct aws_credentials;
+
+/*
+ * The default chain of SPEC section 2: environment, web identity, shared
+ * files (profile), container, EC2 IMDSv2.  Temporary credentials are
+ * refreshed in the background before they expire.
+ */
+struct aws_credentials *aws_credentials_new(struct event_base *,
+    struct aws_http *);
+void aws_credentials_free(struct aws_credentials *);
+
+/*
+ * Calls cb with credentials once they are available (at once, from the
+ * loop's next turn or synchronously, when fresh ones are cached), or with
+ * creds NULL and err set when every provider failed.  creds is borrowed
+ * until cb returns.
+ */
+typedef void (*aws_credentials_cb)(const struct aws_creds *creds,
+    const char *err, void *arg);
+void aws_credentials_get(struct aws_credentials *, aws_credentials_cb,
+    void *arg);
+/* The cached credentials if fresh, else NULL (no I/O). */
+const struct aws_creds *aws_credentials_peek(struct aws_credentials *);
+/* Forget cached credentials (SIGHUP, or an expired-token reply). */
+void aws_credentials_reset(struct aws_credentials *);
+
+/* ---- HTTP on the event loop (aws/http.c) -------------------------------- */
+
+struct aws_http *aws_http_new(struct event_base *, char **cause);
+/* Cancels every call in flight without calling back. */
+void aws_http_free(struct aws_http *);
+
+struct aws_http_request {
+	const char *method;
+	const char *url;
+	const struct aws_header *headers;
+	size_t n_headers;
+	const void *body; /* copied */
+	size_t body_len;
+	long connect_timeout_ms; /* 0: 6000 */
+	long timeout_ms;         /* whole request; 0: 6000 */
+	int insecure;            /* 1: skip TLS verification */
+};
+
+struct aws_http_response {
+	long status;       /* 0 when there was no HTTP response */
+	int transport_err; /* 0, or the CURLcode that ended the transfer */
+	const char *error; /* transport error text, or NULL */
+	const char *body;  /* borrowed until the callback returns */
+	size_t body_len;
+	double seconds; /* time the request took */
+};
+
+typedef void (*aws_http_cb)(const struct aws_http_response *, void *arg);
+struct aws_http_call;
+struct aws_http_call *aws_http_send(struct aws_http *,
+    const struct aws_http_request *, aws_http_cb, void *arg);
+/* The callback will not be called. */
+void aws_http_cancel(struct aws_http_call *);
+
+/* ---- retry classification (aws/retry.c) --------------------------------- */
+
+enum aws_err {
+	AWS_OK,
+	AWS_ERR_THROTTLED,   /* ProvisionedThroughputExceeded, Throttling, ... */
+	AWS_ERR_RETRIABLE,   /* 5xx, InternalFailure, network, timeouts */
+	AWS_ERR_CREDENTIALS, /* expired token: refresh, then retry */
+	AWS_ERR_TERMINAL,    /* everything else */
+};
+
+/* status, the error type (without namespace), the transport error. */
+enum aws_err aws_retry_classify(long status, const char *type,
+    int transport_err);
+const char *aws_err_name(enum aws_err);
+/* Capped exponential back-off with full jitter: a delay in ms for the
+ * attempt-th retry (1-based), rnd a uniform random 32-bit value. */
+uint64_t aws_retry_backoff_ms(unsigned attempt, uint64_t base_ms,
+    uint64_t cap_ms, uint32_t rnd);
+
+/* ---- signed JSON-RPC calls (aws/client.c) ------------------------------- */
+
+struct aws_client_opts {
+	const char *service;       /* "kinesis", "dynamodb": signing name */
+	const char *target_prefix; /* "Kinesis_20131202", "DynamoDB_20120810" */
+	const char *content_type;  /* application/x-amz-json-1.1 or 1.0 */
+	const char *region;
+	const char *endpoint; /* "http://127.0.0.1:4567"; NULL: the region's */
+	long connect_timeout_ms;
+	long request_timeout_ms;
+	int verify_certificate;
+	unsigned max_connections; /* calls in flight; more wait in a queue */
+	unsigned max_attempts;    /* default for calls; 1 = no retries */
+};
+
+struct aws_client;
+/* http and creds are borrowed and must outlive the client; metrics may be
+ * NULL.  Strings in opts are copied. */
+struct aws_client *aws_client_new(struct aws_http *, struct aws_credentials *,
+    struct metrics *, const struct aws_client_opts *, char **cause);
+void aws_client_free(struct aws_client *);
+const char *aws_client_endpoint(const struct aws_client *);
+
+struct aws_result {
+	enum aws_err err;
+	long status;
+	const char *type;    /* AWS __type without namespace, or NULL */
+	const char *message; /* AWS or transport message, or NULL */
+	cJSON *json;         /* parsed reply body on success; borrowed */
+	unsigned attempts;
+};
+
+typedef void (*aws_call_cb)(const struct aws_result *, void *arg);
+struct aws_call;
+/*
+ * Calls operation ("PutRecords") with the JSON body (taken over; freed by
+ * the client).  Throttled and retriable errors are retried up to
+ * max_attempts (0: the client's default) with back-off; expired
+ * credentials are refreshed and retried.  The callback runs exactly once,
+ * unless the call is cancelled first.
+ */
+struct aws_call *aws_client_call(struct aws_client *, const char *operation,
+    char *body, unsigned max_attempts, aws_call_cb, void *arg);
+void aws_call_cancel(struct aws_call *);
+
 #endif

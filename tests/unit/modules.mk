@@ -1,0 +1,1 @@
+# Modules each unit test links (see Makefile); one line per test.
