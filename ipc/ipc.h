@@ -1,0 +1,92 @@
+/*
+ * ipc — the Unix-socket server of SPEC section 3: NDJSON framing, one
+ * dispatch table from op to handler, bounded output, back-pressure.
+ *
+ * The server knows no ops of its own: the daemon, the producer and the
+ * consumer register theirs with ipc_register().  A handler gets the parsed
+ * request (borrowed until it returns) and answers through ipc_conn_send()
+ * or ipc_conn_error(), now or later.  A module that keeps a connection
+ * pointer past the handler must drop it in its close hook, which runs
+ * before the connection is freed.
+ */
+#ifndef KD_IPC_H
+#define KD_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct metrics;
+typedef struct cJSON cJSON;
+
+struct ipc_server;
+struct ipc_conn;
+
+struct ipc_opts {
+	const char *path;        /* socket path; its folder is made 0750 */
+	unsigned mode;           /* socket-mode, e.g. 0660 */
+	int inherited_fd;        /* a listening fd from systemd, or -1 */
+	size_t max_line;         /* max-line-bytes */
+	const uint32_t *uids;    /* allowed-uids; with gids both empty: all */
+	size_t n_uids;
+	const uint32_t *gids;    /* allowed-gids */
+	size_t n_gids;
+	size_t max_conns;        /* 0: 1024 */
+	size_t out_high_water;   /* bytes queued before a conn is "full"; 0: 4 MiB */
+};
+
+/* Start-up: NULL and a malloc'd *cause when the socket cannot be served
+ * (another daemon answers there, bad folder, ...). */
+struct ipc_server *ipc_server_new(struct event_base *, const struct ipc_opts *,
+    struct metrics *, char **cause);
+/* Closes every connection (running close hooks) and removes the socket. */
+void ipc_server_free(struct ipc_server *);
+/* Stops accepting new connections (shutdown); existing ones go on. */
+void ipc_server_stop_listening(struct ipc_server *);
+size_t ipc_server_conn_count(const struct ipc_server *);
+
+/*
+ * A handler for one op.  id is the request's "id" (NULL when absent), to
+ * echo in replies; req and id are borrowed until the handler returns.
+ */
+typedef void (*ipc_handler)(struct ipc_conn *, const cJSON *req,
+    const cJSON *id, void *arg);
+int ipc_register(struct ipc_server *, const char *op, ipc_handler, void *arg);
+
+/* Hooks on every connection: closed (before it is freed), and output
+ * drained below the low-water mark after having been full. */
+typedef void (*ipc_conn_hook)(struct ipc_conn *, void *arg);
+int ipc_on_close(struct ipc_server *, ipc_conn_hook, void *arg);
+int ipc_on_drain(struct ipc_server *, ipc_conn_hook, void *arg);
+
+/* {"op":op,"id":id} to be filled and sent; id is copied when not NULL. */
+cJSON *ipc_msg_new(const char *op, const cJSON *id);
+/* Queues msg as one line; takes ownership of msg.  0, or -1 when the
+ * connection is closing (msg is freed anyway). */
+int ipc_conn_send(struct ipc_conn *, cJSON *msg);
+/* Sends {"op":"error","id":id,"error":code,"message":...}. */
+void ipc_conn_error(struct ipc_conn *, const cJSON *id, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sends msg to every open connection; takes ownership of msg. */
+void ipc_server_broadcast(struct ipc_server *, cJSON *msg);
+
+/* Whether the connection's output is below its high-water mark: feeders
+ * (subscriptions) send only while this holds. */
+int ipc_conn_writable(const struct ipc_conn *);
+
+/*
+ * Back-pressure: reading stops while any pause reason is set.  Reasons are
+ * bits owned by the caller (IPC_PAUSE_PRODUCER, ...).
+ */
+#define IPC_PAUSE_OUTPUT   0x1u /* the server's own: output full */
+#define IPC_PAUSE_PRODUCER 0x2u /* a producer at max-outstanding-requests */
+void ipc_conn_pause(struct ipc_conn *, unsigned reason);
+void ipc_conn_resume(struct ipc_conn *, unsigned reason);
+
+uint64_t ipc_conn_id(const struct ipc_conn *); /* unique, for logs */
+int ipc_conn_is_open(const struct ipc_conn *);
+/* Peer credentials from SO_PEERCRED. */
+void ipc_conn_peer(const struct ipc_conn *, uint32_t *uid, uint32_t *gid,
+    int32_t *pid);
+
+#endif
