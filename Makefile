@@ -20,10 +20,11 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 ifeq ($(SAN),1)
 VARIANT := san
-OPT     := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-           -fno-sanitize-recover=undefined
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT     := -O1 -fno-omit-frame-pointer $(SANFLAGS)
 else
 VARIANT := plain
+SANFLAGS :=
 OPT     := -O2
 endif
 B := build/$(VARIANT)
@@ -31,7 +32,7 @@ B := build/$(VARIANT)
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
            -Wstrict-prototypes -Wmissing-prototypes -g $(OPT) -I. $(PKG_CFLAGS)
-LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
 # Subsystems linked into the daemon, in dependency order (users first).
@@ -58,8 +59,8 @@ CTL_OBJS    := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
 
 $(B)/kinesisd: $(DAEMON_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(LINK_LIBS) $(LDLIBS)
-$(B)/kinesisctl: $(CTL_OBJS) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LINK_LIBS) $(LDLIBS)
+$(B)/kinesisctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LDLIBS)
 
 kinesisd: $(B)/kinesisd
 	cp $< $@
