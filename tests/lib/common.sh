@@ -6,7 +6,7 @@
 # message or exits 0.
 
 set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 NODE_BIN="$TOP/node_modules/.bin"
 PY=/usr/bin/python3   # Debian's python3 with boto3/botocore, not pyenv's
 AWS=/usr/bin/aws
