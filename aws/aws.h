@@ -36,7 +36,10 @@ struct aws_creds {
 
 /* ---- SigV4 (aws/sigv4.c) --------------------------------------------------- */
 
-/* The derived signing key, cached per day, region, service and key id. */
+/*
+ * The derived signing key, cached per day, region, service and key id.
+ * Zero it before first use; one per signer (e.g. per endpoint) is enough.
+ */
 struct aws_sigv4_cache {
 	char date[9];
 	char region[32];
@@ -66,10 +69,21 @@ void aws_sigv4_amzdate(time_t now, char out[17]);
 /*
  * Computes the Authorization header value into *authorization (malloc'd,
  * the caller frees it).  cache may be NULL.  Returns 0, or -1 on allocation
- * failure.
+ * failure (or a libcrypto failure).  Signs exactly the headers given.
  */
 int aws_sigv4_sign(const struct aws_sigv4_request *, const struct aws_creds *,
     struct aws_sigv4_cache *cache, char **authorization);
+
+/*
+ * aws_sigv4_sign, also handing back the canonical request and the string to
+ * sign (malloc'd, the caller frees them; pass NULL for either one not
+ * wanted), for tests and the debug wire trace.  All three outputs are set,
+ * or all left NULL on failure.  The canonical request holds the signed
+ * header values, x-amz-security-token included: redact before logging.
+ */
+int aws_sigv4_sign_trace(const struct aws_sigv4_request *,
+    const struct aws_creds *, struct aws_sigv4_cache *cache,
+    char **authorization, char **canonical_request, char **string_to_sign);
 
 /* ---- credentials chain (aws/credentials.c) ------------------------------ */
 
@@ -102,9 +116,21 @@ void aws_credentials_reset(struct aws_credentials *);
 
 /* ---- HTTP on the event loop (aws/http.c) -------------------------------- */
 
+/*
+ * One curl multi handle driven by the event base: connections are kept
+ * alive and reused across calls, names are resolved off the loop (curl's
+ * threaded resolver).  Returns NULL and a malloc'd *cause on failure.
+ */
 struct aws_http *aws_http_new(struct event_base *, char **cause);
-/* Cancels every call in flight without calling back. */
+/*
+ * Cancels every call in flight without calling back.  Called from inside
+ * an aws_http callback, the object is torn down once that callback returns.
+ */
 void aws_http_free(struct aws_http *);
+struct event_base *aws_http_base(const struct aws_http *);
+/* Largest response body accepted (default 64 MiB); a longer one ends the
+ * call with a transport error. */
+void aws_http_set_max_body(struct aws_http *, size_t bytes);
 
 struct aws_http_request {
 	const char *method;
@@ -122,16 +148,28 @@ struct aws_http_response {
 	long status;       /* 0 when there was no HTTP response */
 	int transport_err; /* 0, or the CURLcode that ended the transfer */
 	const char *error; /* transport error text, or NULL */
-	const char *body;  /* borrowed until the callback returns */
+	const char *body;  /* borrowed until the callback returns; never NULL,
+			    * always NUL-terminated after body_len bytes */
 	size_t body_len;
 	double seconds; /* time the request took */
+	/* x-amzn-RequestId (or x-amz-request-id) and x-amzn-ErrorType
+	 * response headers, or NULL; borrowed like body. */
+	const char *request_id;
+	const char *error_type;
 };
 
 typedef void (*aws_http_cb)(const struct aws_http_response *, void *arg);
 struct aws_http_call;
+/*
+ * Starts a request; the callback runs exactly once, from the loop, unless
+ * the call is cancelled first.  The request's strings and body are copied.
+ * Returns NULL (and never calls back) on a bad request or allocation
+ * failure.  The call is freed after its callback returns.
+ */
 struct aws_http_call *aws_http_send(struct aws_http *,
     const struct aws_http_request *, aws_http_cb, void *arg);
-/* The callback will not be called. */
+/* The callback will not be called.  A no-op from inside the call's own
+ * callback. */
 void aws_http_cancel(struct aws_http_call *);
 
 /* ---- retry classification (aws/retry.c) --------------------------------- */
@@ -152,6 +190,10 @@ const char *aws_err_name(enum aws_err);
  * attempt-th retry (1-based), rnd a uniform random 32-bit value. */
 uint64_t aws_retry_backoff_ms(unsigned attempt, uint64_t base_ms,
     uint64_t cap_ms, uint32_t rnd);
+/* Whether a transport error (a CURLcode) is worth retrying: connection
+ * failures, resets and timeouts are, a malformed URL or a certificate
+ * that does not verify is not. */
+int aws_retry_transport_retriable(int transport_err);
 
 /* ---- signed JSON-RPC calls (aws/client.c) ------------------------------- */
 
@@ -164,17 +206,31 @@ struct aws_client_opts {
 	long connect_timeout_ms;
 	long request_timeout_ms;
 	int verify_certificate;
-	unsigned max_connections; /* calls in flight; more wait in a queue */
-	unsigned max_attempts;    /* default for calls; 1 = no retries */
+	unsigned max_connections; /* calls in flight; more wait in a queue;
+				   * 0: 24 (the KPL's MaxConnections) */
+	unsigned max_attempts;    /* default for calls; 1 = no retries; 0: 3 */
+	unsigned retry_base_ms;   /* back-off base; 0: 100 */
+	unsigned retry_cap_ms;    /* back-off cap; 0: 10000 */
 };
+
+/* "https://<service>.<region>.amazonaws.com" (".com.cn" in China regions),
+ * malloc'd; NULL on allocation failure. */
+char *aws_endpoint_default(const char *service, const char *region);
 
 struct aws_client;
 /* http and creds are borrowed and must outlive the client; metrics may be
  * NULL.  Strings in opts are copied. */
 struct aws_client *aws_client_new(struct aws_http *, struct aws_credentials *,
     struct metrics *, const struct aws_client_opts *, char **cause);
+/*
+ * Cancels every call without calling back.  Called from inside one of the
+ * client's callbacks, the client is torn down once that callback returns.
+ */
 void aws_client_free(struct aws_client *);
 const char *aws_client_endpoint(const struct aws_client *);
+/* Calls sent and not yet answered, and calls waiting for a connection. */
+unsigned aws_client_in_flight(const struct aws_client *);
+size_t aws_client_queued(const struct aws_client *);
 
 struct aws_result {
 	enum aws_err err;
@@ -192,10 +248,27 @@ struct aws_call;
  * the client).  Throttled and retriable errors are retried up to
  * max_attempts (0: the client's default) with back-off; expired
  * credentials are refreshed and retried.  The callback runs exactly once,
- * unless the call is cancelled first.
+ * from the loop (never from inside aws_client_call), unless the call is
+ * cancelled first; the call is freed after its callback returns.  Returns
+ * NULL on allocation failure (body is freed then too).
  */
 struct aws_call *aws_client_call(struct aws_client *, const char *operation,
     char *body, unsigned max_attempts, aws_call_cb, void *arg);
+/* A no-op from inside the call's own callback. */
 void aws_call_cancel(struct aws_call *);
+/* Whether the result is the AWS error type (e.g. "ResourceNotFoundException"). */
+int aws_result_is(const struct aws_result *, const char *type);
+
+/* ---- base64 (aws/base64.c) ---------------------------------------------- */
+
+/* Standard base64 with padding (RFC 4648 section 4), malloc'd and
+ * NUL-terminated; *out_len (may be NULL) gets its length.  NULL on
+ * allocation failure. */
+char *aws_base64_encode(const void *data, size_t len, size_t *out_len);
+/* Decodes standard base64 with padding into a malloc'd buffer (one spare
+ * NUL byte after *out_len bytes).  Returns 0, or -1 on invalid input or
+ * allocation failure. */
+int aws_base64_decode(const char *in, size_t len, unsigned char **out,
+    size_t *out_len);
 
 #endif
