@@ -85,6 +85,9 @@ struct conf_kcl {
 	char *table_name;      /* tableName; conf_load fills <app>-<stream> */
 	char *region_name;     /* regionName; NULL: the daemon's */
 	char *kinesis_endpoint; /* kinesisEndpoint; NULL: the daemon's */
+	/* Derived by conf_load: initialTimestamp in ms since the epoch, 0 when
+	 * unset. */
+	int64_t initial_timestamp_ms;
 };
 
 struct conf_consumer {
@@ -118,6 +121,9 @@ struct conf {
 	size_t n_consumers;
 };
 
+/* "TRIM_HORIZON", "LATEST", ... as the KCL and the lease table spell it. */
+const char *conf_initial_position_name(enum conf_initial_position);
+
 /* Exit code for configuration errors (SPEC section 1: EX_CONFIG). */
 #define CONF_EXIT 78
 
@@ -127,7 +133,8 @@ struct conf {
  * AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB) and fills derived
  * defaults.  On error returns NULL and sets *cause to a malloc'd message
  * naming file:line:column, the key path, what was expected and, for an
- * unknown key, the nearest known one; the caller frees it.  Warnings (known
+ * unknown key, the nearest known one; the caller frees it (it is NULL only
+ * when memory ran out while building it).  Warnings (known
  * KPL/KCL keys with no meaning here) are logged through log/.
  */
 struct conf *conf_load(const char *path, char **cause);

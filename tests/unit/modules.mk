@@ -2,3 +2,9 @@
 TEST_MODULES_test_ipc := ipc metrics log
 TEST_MODULES_test_metrics := metrics log
 TEST_MODULES_test_sigv4 := aws log
+TEST_MODULES_test_kpl := kpl log
+TEST_MODULES_test_conf := conf log
+TEST_MODULES_test_retry := aws log
+TEST_MODULES_test_base64 := aws log
+TEST_MODULES_test_http := aws log
+TEST_MODULES_test_client := aws metrics log
