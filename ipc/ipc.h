@@ -85,6 +85,19 @@ void ipc_conn_resume(struct ipc_conn *, unsigned reason);
 
 uint64_t ipc_conn_id(const struct ipc_conn *); /* unique, for logs */
 int ipc_conn_is_open(const struct ipc_conn *);
+/*
+ * One pointer per subsystem on each connection, so a module finds its
+ * per-connection state without a lookup.  The module owns what it stores
+ * and clears it in its close hook.
+ */
+enum ipc_slot {
+	IPC_SLOT_PRODUCER,
+	IPC_SLOT_CONSUMER,
+	IPC_SLOTS,
+};
+void *ipc_conn_data(const struct ipc_conn *, enum ipc_slot);
+void ipc_conn_set_data(struct ipc_conn *, enum ipc_slot, void *);
+
 /* Peer credentials from SO_PEERCRED. */
 void ipc_conn_peer(const struct ipc_conn *, uint32_t *uid, uint32_t *gid,
     int32_t *pid);

@@ -62,6 +62,7 @@ struct ipc_conn {
 	int full;        /* output went above the high-water mark */
 	uint32_t uid, gid;
 	int32_t pid;
+	void *data[IPC_SLOTS]; /* owned by the modules; see ipc.h */
 	TAILQ_ENTRY(ipc_conn) entry;
 };
 
@@ -881,4 +882,16 @@ ipc_conn_peer(const struct ipc_conn *c, uint32_t *uid, uint32_t *gid,
 		*gid = c->gid;
 	if (pid != NULL)
 		*pid = c->pid;
+}
+
+void *
+ipc_conn_data(const struct ipc_conn *c, enum ipc_slot slot)
+{
+	return c->data[slot];
+}
+
+void
+ipc_conn_set_data(struct ipc_conn *c, enum ipc_slot slot, void *p)
+{
+	c->data[slot] = p;
 }
