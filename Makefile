@@ -36,7 +36,7 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
 # Subsystems linked into the daemon, in dependency order (users first).
-MODULES := ipc metrics kinesis dynamo kpl aws conf log
+MODULES := ipc metrics producer consumer lease kinesis dynamo kpl aws conf log
 MODULES := $(foreach m,$(MODULES),$(if $(wildcard $(m)/*.c),$(m)))
 LIBS    := $(foreach m,$(MODULES),$(B)/lib$(m).a)
 LINK_LIBS = -Wl,--start-group $(LIBS) -Wl,--end-group
@@ -91,6 +91,13 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELPERS) $$(call test_libs,$$*)
 		$(LDLIBS) $(CHECK_LIBS)
 
 unit-bins: $(UNIT_BINS)
+
+# tests/tools/kdaws: one Kinesis or DynamoDB call from the command line,
+# for the integration tests; links only the modules it uses.
+KDAWS_LIBS := $(foreach m,kinesis dynamo aws metrics log,$(B)/lib$(m).a)
+$(B)/kdaws: $(B)/tests/tools/kdaws.o $(KDAWS_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(KDAWS_LIBS) \
+		-Wl,--end-group $(LDLIBS)
 
 # Runs every unit test binary from the top of the tree (fixtures are found
 # relative to it); the summary lines are Check's own.

@@ -14,16 +14,22 @@
 
 #define KD_VERSION "0.1.0"
 
+struct aws_credentials;
+struct aws_http;
+struct aws_region_query;
 struct conf;
+struct consumers;
 struct event;
 struct event_base;
 struct ipc_server;
 struct metrics;
 struct metrics_http;
+struct producers;
 
 /*
- * STARTING: configuration loaded, the socket not ready yet; RUNNING:
- * serving; STOPPING: SIGTERM seen, draining; STOPPED: the loop may end.
+ * STARTING: configuration loaded, the region being resolved, no socket
+ * yet; RUNNING: serving; STOPPING: SIGTERM seen, draining; STOPPED: the
+ * loop may end.
  */
 enum kd_state {
 	KD_STARTING,
@@ -42,6 +48,16 @@ struct kd {
 	struct metrics *metrics;
 	struct ipc_server *ipc;
 	struct metrics_http *http;
+
+	struct aws_http *aws;
+	struct aws_credentials *creds;
+	struct aws_region_query *region_query;
+	char *region; /* resolved; NULL when none was found */
+	int creds_ok; /* the chain yielded credentials once */
+
+	struct producers *producers;
+	struct consumers *consumers;
+	unsigned stopping_parts; /* producers, consumers still draining */
 
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event *ev_watchdog, *ev_stop_timer;

@@ -16,11 +16,14 @@
 #include <cJSON.h>
 #include <event2/event.h>
 
+#include "aws/aws.h"
 #include "conf/conf.h"
+#include "consumer/consumer.h"
 #include "daemon/kd.h"
 #include "ipc/ipc.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
+#include "producer/producer.h"
 
 #define EXIT_USAGE 64
 
@@ -93,15 +96,36 @@ stop_finish(evutil_socket_t fd, short what, void *arg)
 	kd_set_state(arg, KD_STOPPED);
 }
 
+/* Producers and consumers have drained: say goodbye and end. */
+static void
+stop_part_done(void *arg)
+{
+	struct timeval soon = { 0, 100000 };
+	struct kd *kd = arg;
+	cJSON *m;
+
+	if (kd->stopping_parts == 0 || --kd->stopping_parts > 0)
+		return;
+	if ((m = ipc_msg_new("shutdown", NULL)) != NULL) {
+		cJSON_AddStringToObject(m, "reason", "shutdown complete");
+		ipc_server_broadcast(kd->ipc, m);
+	}
+	event_base_once(kd->base, -1, EV_TIMEOUT, stop_finish, kd, &soon);
+}
+
 void
 kd_shutdown(struct kd *kd, const char *reason)
 {
-	struct timeval limit = { 0, 0 }, soon = { 0, 100000 };
+	struct timeval limit = { 0, 0 };
 	cJSON *m;
 
 	if (kd->state == KD_STOPPING || kd->state == KD_STOPPED)
 		return;
 	log_info("daemon", "shutting down: %s", reason);
+	if (kd->state == KD_STARTING) {
+		kd_set_state(kd, KD_STOPPED);
+		return;
+	}
 	kd_set_state(kd, KD_STOPPING);
 	ipc_server_stop_listening(kd->ipc);
 
@@ -116,11 +140,22 @@ kd_shutdown(struct kd *kd, const char *reason)
 	if (kd->ev_stop_timer != NULL)
 		evtimer_add(kd->ev_stop_timer, &limit);
 
+	/* Tell clients first: no more puts (SPEC section 5). */
 	if ((m = ipc_msg_new("shutdown", NULL)) != NULL) {
 		cJSON_AddStringToObject(m, "reason", reason);
 		ipc_server_broadcast(kd->ipc, m);
 	}
-	event_base_once(kd->base, -1, EV_TIMEOUT, stop_finish, kd, &soon);
+	kd->stopping_parts = 1; /* held until both parts are asked */
+	if (kd->producers != NULL) {
+		kd->stopping_parts++;
+		producers_shutdown(kd->producers,
+		    (uint64_t)(limit.tv_sec - 1) * 1000, stop_part_done, kd);
+	}
+	if (kd->consumers != NULL) {
+		kd->stopping_parts++;
+		consumers_shutdown(kd->consumers, stop_part_done, kd);
+	}
+	stop_part_done(kd);
 }
 
 /* ---- signals and the watchdog ---------------------------------------------- */
@@ -169,30 +204,33 @@ kd_ready(void *arg, const char **why)
 		*why = kd_strstate(kd->state);
 		return 0;
 	}
-	return 1;
+	if (!kd->creds_ok && (kd->conf->n_producers || kd->conf->n_consumers)) {
+		*why = "no AWS credentials yet";
+		return 0;
+	}
+	return producers_ready(kd->producers, why);
 }
 
-/* ---- start-up ------------------------------------------------------------ */
-
 static void
-kd_start(struct kd *kd)
+on_credentials(const struct aws_creds *creds, const char *err, void *arg)
+{
+	struct kd *kd = arg;
+
+	if (creds == NULL) {
+		/* The chain logs which providers it tried; calls retry. */
+		log_warnx("aws", "no AWS credentials yet: %s", err);
+		return;
+	}
+	kd->creds_ok = 1;
+	log_info("aws", "credentials from %s", creds->provider);
+}
+
+/* The region is known (or known to be missing): open the socket. */
+static void
+kd_serve(struct kd *kd)
 {
 	struct ipc_opts io = { 0 };
 	char *cause = NULL;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((kd->base = event_base_new()) == NULL)
-		log_fatalx(1, "daemon", "cannot create the event loop");
-	if ((kd->metrics = metrics_new()) == NULL)
-		log_fatalx(1, "daemon", "out of memory");
-
-	kd->ev_sigterm = evsignal_new(kd->base, SIGTERM, on_signal, kd);
-	kd->ev_sigint = evsignal_new(kd->base, SIGINT, on_signal, kd);
-	kd->ev_sighup = evsignal_new(kd->base, SIGHUP, on_signal, kd);
-	if (kd->ev_sigterm == NULL || kd->ev_sigint == NULL ||
-	    kd->ev_sighup == NULL || evsignal_add(kd->ev_sigterm, NULL) ||
-	    evsignal_add(kd->ev_sigint, NULL) || evsignal_add(kd->ev_sighup, NULL))
-		log_fatalx(1, "daemon", "cannot install signal handlers");
 
 	io.path = kd->conf->socket;
 	io.mode = kd->conf->socket_mode;
@@ -209,6 +247,65 @@ kd_start(struct kd *kd)
 		log_fatalx(1, "daemon", "cannot register socket ops");
 	log_info("ipc", "listening on %s%s", kd->conf->socket,
 	    io.inherited_fd != -1 ? " (socket from systemd)" : "");
+
+	if ((kd->producers = producers_new(kd->base, kd->conf, kd->aws,
+		 kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
+		log_fatalx(1, "producer", "%s", cause != NULL ? cause : "?");
+	if ((kd->consumers = consumers_new(kd->base, kd->conf, kd->aws,
+		 kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
+		log_fatalx(1, "consumer", "%s", cause != NULL ? cause : "?");
+	if (kd->conf->n_producers > 0 || kd->conf->n_consumers > 0) {
+		aws_credentials_set_region(kd->creds, kd->region);
+		aws_credentials_get(kd->creds, on_credentials, kd);
+	}
+	kd_set_state(kd, KD_RUNNING);
+}
+
+static void
+on_region(const char *region, const char *source, const char *err, void *arg)
+{
+	struct kd *kd = arg;
+
+	kd->region_query = NULL;
+	if (kd->state != KD_STARTING)
+		return;
+	if (region == NULL) {
+		if (kd->conf->n_producers > 0 || kd->conf->n_consumers > 0)
+			log_fatalx(1, "aws", "no AWS region: %s; set 'region' in "
+			    "the configuration or AWS_REGION", err);
+	} else {
+		if ((kd->region = strdup(region)) == NULL)
+			log_fatalx(1, "aws", "out of memory");
+		log_info("aws", "region %s (from %s)", region, source);
+	}
+	kd_serve(kd);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static void
+kd_start(struct kd *kd)
+{
+	char *cause = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((kd->base = event_base_new()) == NULL)
+		log_fatalx(1, "daemon", "cannot create the event loop");
+	if ((kd->metrics = metrics_new()) == NULL)
+		log_fatalx(1, "daemon", "out of memory");
+
+	kd->ev_sigterm = evsignal_new(kd->base, SIGTERM, on_signal, kd);
+	kd->ev_sigint = evsignal_new(kd->base, SIGINT, on_signal, kd);
+	kd->ev_sighup = evsignal_new(kd->base, SIGHUP, on_signal, kd);
+	if (kd->ev_sigterm == NULL || kd->ev_sigint == NULL ||
+	    kd->ev_sighup == NULL || evsignal_add(kd->ev_sigterm, NULL) ||
+	    evsignal_add(kd->ev_sigint, NULL) || evsignal_add(kd->ev_sighup, NULL))
+		log_fatalx(1, "daemon", "cannot install signal handlers");
+
+	if ((kd->aws = aws_http_new(kd->base, &cause)) == NULL)
+		log_fatalx(1, "aws", "%s", cause != NULL ? cause : "out of memory");
+	if ((kd->creds = aws_credentials_new(kd->base, kd->aws)) == NULL)
+		log_fatalx(1, "aws", "out of memory");
 
 	if (kd->conf->http_listen != NULL && kd->conf->http_listen[0] != '\0') {
 		kd->http = metrics_http_start(kd->metrics, kd->base,
@@ -231,14 +328,25 @@ kd_start(struct kd *kd)
 		    event_add(kd->ev_watchdog, &half) == -1)
 			log_fatalx(1, "daemon", "cannot arm the watchdog");
 	}
-	kd_set_state(kd, KD_RUNNING);
+	/* The socket opens once the region is known, with every op ready. */
+	kd->region_query = aws_region_resolve(kd->base, kd->aws, kd->conf->region,
+	    on_region, kd);
+	if (kd->region_query == NULL)
+		log_fatalx(1, "aws", "out of memory");
 }
 
 static void
 kd_free(struct kd *kd)
 {
 	metrics_http_stop(kd->http);
+	aws_region_cancel(kd->region_query);
+	/* Modules first (they hold connections), then what they borrow. */
+	producers_free(kd->producers);
+	consumers_free(kd->consumers);
 	ipc_server_free(kd->ipc);
+	aws_credentials_free(kd->creds);
+	aws_http_free(kd->aws);
+	free(kd->region);
 	if (kd->ev_watchdog != NULL)
 		event_free(kd->ev_watchdog);
 	if (kd->ev_stop_timer != NULL)

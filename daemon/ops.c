@@ -6,8 +6,10 @@
 #include <cJSON.h>
 
 #include "conf/conf.h"
+#include "consumer/consumer.h"
 #include "daemon/kd.h"
 #include "ipc/ipc.h"
+#include "producer/producer.h"
 
 static void
 op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
@@ -54,8 +56,8 @@ op_stats(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	    (double)(time(NULL) - kd->started));
 	cJSON_AddNumberToObject(m, "connections",
 	    (double)ipc_server_conn_count(kd->ipc));
-	cJSON_AddObjectToObject(m, "producers");
-	cJSON_AddObjectToObject(m, "consumers");
+	producers_stats(kd->producers, cJSON_AddObjectToObject(m, "producers"));
+	consumers_stats(kd->consumers, cJSON_AddObjectToObject(m, "consumers"));
 	ipc_conn_send(c, m);
 }
 

@@ -13,6 +13,8 @@
 #ifndef KD_PRODUCER_H
 #define KD_PRODUCER_H
 
+#include <stdint.h>
+
 typedef struct cJSON cJSON;
 struct aws_credentials;
 struct aws_http;
@@ -30,10 +32,16 @@ struct producers *producers_new(struct event_base *, const struct conf *,
     struct ipc_server *, struct metrics *, char **cause);
 void producers_free(struct producers *);
 
-/* Refuses new puts (shutting_down), sends every buffered record, answers
- * every outstanding put; done runs when nothing is outstanding. */
-void producers_shutdown(struct producers *, void (*done)(void *arg),
-    void *arg);
+/*
+ * Refuses new puts (shutting_down), sends every buffered record, answers
+ * every outstanding put; done runs when nothing is outstanding.  Puts still
+ * unanswered after timeout_ms fail with shutting_down.
+ */
+void producers_shutdown(struct producers *, uint64_t timeout_ms,
+    void (*done)(void *arg), void *arg);
+
+/* Whether every producer knows its stream; *why (static) says otherwise. */
+int producers_ready(const struct producers *, const char **why);
 
 /* Fills the stats reply's "producers" object, one member per producer. */
 void producers_stats(struct producers *, cJSON *producers_obj);

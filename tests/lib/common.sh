@@ -68,16 +68,24 @@ spawn() {
 	PIDS="$PIDS $LAST_PID"
 }
 
+# start_kinesalite [persist]: with "persist", data lives in $T/kinesalite.db
+# so that stop_kinesalite + start_kinesalite keeps the streams (same port).
 start_kinesalite() {
 	[ -x "$NODE_BIN/kinesalite" ] || fail "kinesalite missing: run 'make deps'"
-	KINESIS_PORT=$(free_port)
+	KINESIS_PORT=${KINESIS_PORT:-$(free_port)}
+	set -- ${1:+--path "$T/kinesalite.db"}
 	spawn kinesalite "$NODE_BIN/kinesalite" --port "$KINESIS_PORT" \
 	    --createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 \
-	    --shardLimit 1000
+	    --shardLimit 1000 "$@"
 	KINESALITE_PID=$LAST_PID
 	wait_port "$KINESIS_PORT" || fail "kinesalite did not start"
 	export KINESIS_URL="http://127.0.0.1:$KINESIS_PORT"
 	export AWS_ENDPOINT_URL_KINESIS="$KINESIS_URL"
+}
+
+stop_kinesalite() {
+	kill "$KINESALITE_PID" 2>/dev/null
+	wait "$KINESALITE_PID" 2>/dev/null
 }
 
 start_dynalite() {
