@@ -19,6 +19,7 @@ static const struct {
 } commands[] = {
 	{ "ping", ctl_cmd_ping },
 	{ "stats", ctl_cmd_stats },
+	{ "put", ctl_cmd_put },
 };
 
 static void
@@ -29,6 +30,9 @@ usage(FILE *f)
 	    "\n"
 	    "  ping                      exit 0 when the daemon answers\n"
 	    "  stats                     the daemon's counters\n"
+	    "  put PRODUCER [--key K] [--ehk HASHKEY] [DATA ...]\n"
+	    "                            one record per DATA, or per line of stdin;\n"
+	    "                            waits for every result (exit 1 if any failed)\n"
 	    "\n"
 	    "SOCKET defaults to $KINESISD_SOCKET, else " DEFAULT_SOCKET ".\n");
 }
