@@ -179,8 +179,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		kd_shutdown(kd, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	case SIGHUP:
+		/* Files may have been rotated or rewritten under us: the log
+		 * file, ~/.aws/credentials, a web identity token file. */
 		log_reopen();
-		log_info("daemon", "SIGHUP: logs reopened");
+		aws_credentials_reset(kd->creds);
+		log_info("daemon", "SIGHUP: logs reopened, credentials will be "
+		    "read again");
 		break;
 	}
 }
