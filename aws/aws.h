@@ -111,8 +111,119 @@ void aws_credentials_get(struct aws_credentials *, aws_credentials_cb,
     void *arg);
 /* The cached credentials if fresh, else NULL (no I/O). */
 const struct aws_creds *aws_credentials_peek(struct aws_credentials *);
-/* Forget cached credentials (SIGHUP, or an expired-token reply). */
+/*
+ * Forget cached credentials (SIGHUP, or an expired-token reply): the next
+ * get walks the whole chain again, re-reading files and token files.  A
+ * no-op while a full walk is under way (it reads everything anew).
+ */
 void aws_credentials_reset(struct aws_credentials *);
+/* Drops queued gets with this cb and arg: they will not be called. */
+void aws_credentials_cancel(struct aws_credentials *, aws_credentials_cb,
+    void *arg);
+/*
+ * The wall clock used to judge expiry (default time(NULL)); tests inject
+ * one.  Refresh timers run on the event loop, scheduled from this clock.
+ */
+void aws_credentials_set_clock(struct aws_credentials *,
+    time_t (*clock)(void *arg), void *arg);
+/* The region whose STS endpoint web identity uses (copied; NULL or an
+ * invalid name: AWS_REGION etc., else the global endpoint). */
+void aws_credentials_set_region(struct aws_credentials *, const char *region);
+
+/* ---- shared config and credentials files (aws/ini.c) -------------------- */
+
+/* The profile in use: AWS_PROFILE, else AWS_DEFAULT_PROFILE, else
+ * "default" (borrowed from the environment or static). */
+const char *aws_profile_name(void);
+
+/*
+ * The credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)
+ * names profiles "[name]"; the config file (AWS_CONFIG_FILE, ~/.aws/config)
+ * "[profile name]", and the default one also "[default]".
+ */
+enum aws_profile_file {
+	AWS_PROFILE_CREDENTIALS,
+	AWS_PROFILE_CONFIG,
+};
+/* The file's path, malloc'd; NULL without HOME (or memory). */
+char *aws_profile_path(enum aws_profile_file);
+
+enum aws_profile_status {
+	AWS_PROFILE_FOUND,
+	AWS_PROFILE_NO_FILE,
+	AWS_PROFILE_NO_PROFILE,
+	AWS_PROFILE_ERROR, /* *cause set (malloc'd) */
+};
+struct aws_profile;
+/*
+ * Reads one profile's settings (synchronously: a small local file).  With
+ * AWS_PROFILE_FOUND, *out is set; free it with aws_profile_free (it wipes
+ * the values, which may be secrets).
+ */
+enum aws_profile_status aws_profile_load(const char *path,
+    enum aws_profile_file, const char *name, struct aws_profile **out,
+    char **cause);
+/* A setting (key case-insensitive), borrowed from p; NULL when absent. */
+const char *aws_profile_get(const struct aws_profile *p, const char *key);
+void aws_profile_free(struct aws_profile *);
+
+/* ---- region, and EC2 instance metadata (aws/region.c) ------------------- */
+
+#define AWS_REGION_MAX 32 /* with the NUL; as aws_sigv4_cache.region */
+
+/* 1 when r looks like a region name: [a-z0-9-], 1..31 characters. */
+int aws_region_valid(const char *r);
+/*
+ * The region without network I/O: configured (when not NULL or ""), else
+ * AWS_REGION, else AWS_DEFAULT_REGION, else the profile's `region` in the
+ * config file.  0: found, out set, *source (static) names where from:
+ * "configuration", "AWS_REGION", "AWS_DEFAULT_REGION", "profile".  1: none.
+ * -1: the first value found is not a region name; *cause (malloc'd, may be
+ * NULL when out of memory) says which.
+ */
+int aws_region_local(const char *configured, char out[AWS_REGION_MAX],
+    const char **source, char **cause);
+
+/*
+ * aws_region_local, then IMDS (placement/region, source "imds") unless
+ * AWS_EC2_METADATA_DISABLED.  cb runs exactly once from the loop, never
+ * from inside this call, unless the query is cancelled first; region is
+ * NULL and err set when there is none.  Strings are borrowed until cb
+ * returns; the query frees itself after cb.  NULL when out of memory.
+ */
+typedef void (*aws_region_cb)(const char *region, const char *source,
+    const char *err, void *arg);
+struct aws_region_query;
+struct aws_region_query *aws_region_resolve(struct event_base *,
+    struct aws_http *, const char *configured, aws_region_cb, void *arg);
+void aws_region_cancel(struct aws_region_query *);
+
+/*
+ * IMDSv2 client: a session token (PUT /latest/api/token, kept for reuse),
+ * then GETs; falls back to v1 on 403/404/405 as the SDKs do, unless
+ * AWS_EC2_METADATA_V1_DISABLED.  Endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT,
+ * or per AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE, else 169.254.169.254.
+ * Short timeouts: off EC2 it fails within about a second.
+ */
+struct aws_imds;
+struct aws_imds *aws_imds_new(struct aws_http *);
+/* Cancels the get in flight without calling back. */
+void aws_imds_free(struct aws_imds *);
+/* 1 when AWS_EC2_METADATA_DISABLED is true: do not ask IMDS at all. */
+int aws_imds_disabled(void);
+/* The endpoint in use, without a trailing '/', into buf. */
+const char *aws_imds_endpoint(char *buf, size_t len);
+/*
+ * One GET at a time.  cb runs from the loop exactly once unless cancelled:
+ * status 200 and body (borrowed until cb returns), or err (status is the
+ * HTTP status, 0 with no response).  A cb may start the next get.
+ * Returns -1 (cb never runs) when busy or out of memory.
+ */
+typedef void (*aws_imds_cb)(long status, const char *body, size_t len,
+    const char *err, void *arg);
+int aws_imds_get(struct aws_imds *, const char *path, aws_imds_cb,
+    void *arg);
+void aws_imds_cancel(struct aws_imds *);
 
 /* ---- HTTP on the event loop (aws/http.c) -------------------------------- */
 
@@ -135,6 +246,8 @@ void aws_http_set_max_body(struct aws_http *, size_t bytes);
 struct aws_http_request {
 	const char *method;
 	const char *url;
+	/* A header with value NULL removes one curl would add (e.g.
+	 * "Expect"); "" sends it empty.  A Host header replaces curl's. */
 	const struct aws_header *headers;
 	size_t n_headers;
 	const void *body; /* copied */

@@ -8,3 +8,6 @@ TEST_MODULES_test_retry := aws log
 TEST_MODULES_test_base64 := aws log
 TEST_MODULES_test_http := aws log
 TEST_MODULES_test_client := aws metrics log
+TEST_MODULES_test_credentials := aws log
+TEST_MODULES_test_api := kinesis dynamo aws metrics log
+TEST_MODULES_test_consumer := consumer aws log

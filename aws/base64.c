@@ -1,0 +1,122 @@
+/*
+ * base64.c — standard base64 with padding (RFC 4648 section 4), the
+ * encoding of Kinesis record data and of the socket protocol's payloads.
+ * See aws.h.
+ *
+ * The decoder is strict: no whitespace, no missing or misplaced padding,
+ * no non-zero bits left over in the last quantum.  Every payload here
+ * comes from AWS or from a client that was told to send exactly this.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "aws/aws.h"
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+aws_base64_encode(const void *data, size_t len, size_t *out_len)
+{
+	const unsigned char *in = data;
+	size_t n, i, o = 0;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	n = (len + 2) / 3 * 4;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		             in[i + 2];
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	if (out_len != NULL)
+		*out_len = o;
+	return out;
+}
+
+/* The 6-bit value of c, or -1. */
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+aws_base64_decode(
+    const char *in, size_t len, unsigned char **out, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *buf;
+	size_t pad = 0, o = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4 != 0)
+		return -1;
+	if (len > 0 && s[len - 1] == '=')
+		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
+	if ((buf = malloc(len / 4 * 3 + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int last = i + 4 == len;
+		int v[4];
+		for (int j = 0; j < 4; j++) {
+			/* '=' only in the padding positions of the last
+			 * quantum. */
+			if (last && j >= 4 - (int)pad) {
+				v[j] = 0;
+				continue;
+			}
+			if ((v[j] = b64_value(s[i + j])) < 0)
+				goto fail;
+		}
+		uint32_t q = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+		             (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		buf[o++] = (unsigned char)(q >> 16);
+		if (last && pad == 2) {
+			if ((q & 0xffff) != 0)
+				goto fail;
+			break;
+		}
+		buf[o++] = (unsigned char)(q >> 8);
+		if (last && pad == 1) {
+			if ((q & 0xff) != 0)
+				goto fail;
+			break;
+		}
+		buf[o++] = (unsigned char)q;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	*out_len = o;
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
