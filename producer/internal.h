@@ -140,6 +140,7 @@ struct producer {
 
 	enum producer_map_state map_state;
 	int map_refreshing, map_stale;
+	unsigned map_warned; /* ListShards failures since the last answer */
 	struct pshard **shards; /* the map, sorted by start */
 	size_t n_shards;
 	struct pshard **retired; /* shards gone from the map, kept for

@@ -190,15 +190,20 @@ map_on_shards(const struct aws_result *r, const struct kinesis_shards *ks,
 			map_set_state(p, PMAP_MISSING);
 			map_retry_in(p, MAP_MISSING_MS);
 		} else {
-			log_warnx("producer", "%s: ListShards %s: %s%s%s; "
-			    "retrying", p->name, p->conf->stream_name,
+			/* Once per outage, not once a second. */
+			enum log_level lvl = p->map_warned++ ? LOG_LEVEL_DEBUG
+							     : LOG_LEVEL_WARN;
+			log_msg(lvl, "producer", "%s: ListShards %s: %s%s%s; "
+			    "retrying every %d s", p->name, p->conf->stream_name,
 			    r->type != NULL ? r->type : aws_err_name(r->err),
 			    r->message != NULL ? ": " : "",
-			    r->message != NULL ? r->message : "");
+			    r->message != NULL ? r->message : "",
+			    MAP_RETRY_MS / 1000);
 			map_retry_in(p, MAP_RETRY_MS);
 		}
 		return;
 	}
+	p->map_warned = 0;
 	if (map_install(p, ks) == -1) {
 		log_warnx("producer", "%s: out of memory reading the shard "
 		    "map; retrying", p->name);
