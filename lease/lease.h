@@ -50,6 +50,10 @@ struct lease_opts {
 	uint64_t parent_shard_poll_interval_millis;
 	uint64_t checkpoint_interval_millis; /* checkpointer.intervalMillis */
 	uint64_t checkpoint_backoff_millis;  /* checkpointer.backoffMillis */
+	/* How often the taker scans the table; 0 (keep it so unless
+	 * testing or tuning): the KCL's (failoverTimeMillis + 25) * 2.
+	 * Zero-initialize the struct so fields added later default too. */
+	uint64_t taker_interval_millis;
 };
 
 /* One lease as the table holds it (the `leases` op, acquired events). */
@@ -129,5 +133,15 @@ void lease_list(struct lease_manager *, lease_list_cb, void *arg);
 
 /* -1, 0, 1 comparing two decimal sequence numbers (no sentinels). */
 int lease_seq_cmp(const char *a, const char *b);
+
+/* The manager's lifecycle state, for logs and stats: IDLE,
+ * CREATING_TABLE, SYNCING, RUNNING, STOPPING or STOPPED (static). */
+const char *lease_manager_strstate(const struct lease_manager *);
+/* How many leases lease_is_held() would say yes to. */
+size_t lease_manager_held_count(const struct lease_manager *);
+/* The monotonic clock, in ms, that judges expiry and renewal lateness
+ * (default CLOCK_MONOTONIC; NULL restores it); for tests. */
+void lease_manager_set_clock(struct lease_manager *,
+    uint64_t (*now_ms)(void *arg), void *arg);
 
 #endif
