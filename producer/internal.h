@@ -114,6 +114,7 @@ struct pshard {
 	double rec_tokens, byte_tokens;
 	uint64_t refill_ms;
 	int live; /* in the current map */
+	int held_back; /* pipeline_send: refused by its rate limit this pass */
 };
 
 /*

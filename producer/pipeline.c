@@ -476,6 +476,10 @@ pipeline_send(struct producer *p, uint64_t now)
 		max_n = 1;
 	if ((pick = calloc(max_n, sizeof(*pick))) == NULL)
 		return 0;
+	for (size_t i = 0; i < p->n_shards; i++)
+		p->shards[i]->held_back = 0;
+	for (size_t i = 0; i < p->n_retired; i++)
+		p->retired[i]->held_back = 0;
 	TAILQ_FOREACH_SAFE(k, &p->queue, entry, next) {
 		size_t sz = k->len + strlen(k->pk);
 		if (now >= k->deadline_ms) {
@@ -486,8 +490,15 @@ pipeline_send(struct producer *p, uint64_t now)
 			full = 1;
 			break;
 		}
-		if (!shard_tokens(p, k->shard, sz, now))
+		/* Once a record of a shard is held back by its rate limit, so
+		 * is every later one: a smaller one must not overtake it. */
+		if (k->shard != NULL && k->shard->held_back)
 			continue;
+		if (!shard_tokens(p, k->shard, sz, now)) {
+			if (k->shard != NULL)
+				k->shard->held_back = 1;
+			continue;
+		}
 		if (k->due_ms <= now)
 			due = 1;
 		pick[n++] = k;
