@@ -8,7 +8,9 @@
  * ack and leases, and a close hook, on the ipc server it is given.
  *
  * Ownership: conf, http, creds, ipc and metrics are borrowed and must
- * outlive the consumers object.
+ * outlive the consumers object.  consumers_free() and ipc_server_free()
+ * may come in either order: consumers_free() takes its mark off the
+ * connections it knows, so the close hook leaves them alone afterwards.
  */
 #ifndef KD_CONSUMER_H
 #define KD_CONSUMER_H

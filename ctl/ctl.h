@@ -30,5 +30,7 @@ cJSON *ctl_request(struct ctl_conn *, cJSON *req, int timeout_ms);
 int ctl_cmd_ping(struct ctl_conn *, int argc, char **argv);
 int ctl_cmd_stats(struct ctl_conn *, int argc, char **argv);
 int ctl_cmd_put(struct ctl_conn *, int argc, char **argv);
+int ctl_cmd_tail(struct ctl_conn *, int argc, char **argv);
+int ctl_cmd_leases(struct ctl_conn *, int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@ static const struct {
 	{ "ping", ctl_cmd_ping },
 	{ "stats", ctl_cmd_stats },
 	{ "put", ctl_cmd_put },
+	{ "tail", ctl_cmd_tail },
+	{ "leases", ctl_cmd_leases },
 };
 
 static void
@@ -33,6 +35,10 @@ usage(FILE *f)
 	    "  put PRODUCER [--key K] [--ehk HASHKEY] [DATA ...]\n"
 	    "                            one record per DATA, or per line of stdin;\n"
 	    "                            waits for every result (exit 1 if any failed)\n"
+	    "  tail CONSUMER [-n COUNT] [--no-ack] [--json]\n"
+	    "                            print records' data (or whole messages),\n"
+	    "                            acking each; stop after COUNT records\n"
+	    "  leases CONSUMER           the consumer's lease table\n"
 	    "\n"
 	    "SOCKET defaults to $KINESISD_SOCKET, else " DEFAULT_SOCKET ".\n");
 }

@@ -33,6 +33,13 @@ struct ipc_opts {
 	size_t n_gids;
 	size_t max_conns;        /* 0: 1024 */
 	size_t out_high_water;   /* bytes queued before a conn is "full"; 0: 4 MiB */
+	/* Seconds a connection may hold part of a line without completing
+	 * one; then it gets an error and is closed.  Also the time a closing
+	 * connection gets to read its last replies.  0: 30. */
+	unsigned line_timeout;
+	/* Per connection: requests held unanswered (ipc_conn_hold) before
+	 * the server stops reading it.  0: unlimited. */
+	size_t max_unanswered;
 };
 
 /* Start-up: NULL and a malloc'd *cause when the socket cannot be served
@@ -78,10 +85,24 @@ int ipc_conn_writable(const struct ipc_conn *);
  * Back-pressure: reading stops while any pause reason is set.  Reasons are
  * bits owned by the caller (IPC_PAUSE_PRODUCER, ...).
  */
-#define IPC_PAUSE_OUTPUT   0x1u /* the server's own: output full */
-#define IPC_PAUSE_PRODUCER 0x2u /* a producer at max-outstanding-requests */
+#define IPC_PAUSE_OUTPUT     0x1u /* the server's own: output full */
+#define IPC_PAUSE_PRODUCER   0x2u /* a producer at max-outstanding-requests */
+#define IPC_PAUSE_UNANSWERED 0x4u /* the server's own: max_unanswered held */
 void ipc_conn_pause(struct ipc_conn *, unsigned reason);
 void ipc_conn_resume(struct ipc_conn *, unsigned reason);
+
+/*
+ * Requests a module took from c and will answer later (a put waiting for
+ * Kinesis): the module calls ipc_conn_hold when it keeps one and
+ * ipc_conn_release once it has sent the answer or dropped it.  At the
+ * server's max_unanswered the connection is no longer read
+ * (IPC_PAUSE_UNANSWERED) until a tenth of them are answered, so that one
+ * client cannot take all of a shared producer's room nor grow memory
+ * without bound.  Both are no-ops on a connection that is not open.
+ */
+void ipc_conn_hold(struct ipc_conn *);
+void ipc_conn_release(struct ipc_conn *);
+size_t ipc_conn_unanswered(const struct ipc_conn *);
 
 uint64_t ipc_conn_id(const struct ipc_conn *); /* unique, for logs */
 int ipc_conn_is_open(const struct ipc_conn *);

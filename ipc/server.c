@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,15 @@ struct ipc_conn {
 	struct ipc_server *srv;
 	struct bufferevent *bev;
 	struct event *resume_ev; /* reprocess buffered lines after a pause */
+	/* OPEN: armed while part of a line waits for its end (see
+	 * conn_watch_partial); CLOSING: the flush deadline. */
+	struct event *line_ev;
 	uint64_t id;
 	enum conn_state state;
 	unsigned paused; /* IPC_PAUSE_* bits */
 	int full;        /* output went above the high-water mark */
+	size_t unanswered; /* requests held by modules (ipc_conn_hold) */
+	size_t scanned;    /* input bytes known to hold no end of line */
 	uint32_t uid, gid;
 	int32_t pid;
 	void *data[IPC_SLOTS]; /* owned by the modules; see ipc.h */
@@ -83,6 +89,8 @@ struct ipc_server {
 	char *path;    /* removed at free when we created it */
 	int own_path;
 	size_t max_line, max_conns, high, low;
+	size_t max_unanswered;  /* 0: unlimited */
+	struct timeval line_tv; /* how long a partial line may wait */
 	uint32_t *uids, *gids;
 	size_t n_uids, n_gids;
 
@@ -122,6 +130,8 @@ conn_free(struct ipc_conn *c)
 		bufferevent_free(c->bev);
 	if (c->resume_ev != NULL)
 		event_free(c->resume_ev);
+	if (c->line_ev != NULL)
+		event_free(c->line_ev);
 	free(c);
 }
 
@@ -152,6 +162,7 @@ conn_close(struct ipc_conn *c, const char *why)
 	    why);
 	conn_set_state(c, CONN_DEAD);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(c->line_ev);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->n_conns--;
 	metric_set(srv->m_open, (double)srv->n_conns);
@@ -161,7 +172,11 @@ conn_close(struct ipc_conn *c, const char *why)
 	event_active(srv->reaper, EV_TIMEOUT, 0);
 }
 
-/* Stop reading; close once what is queued has been written. */
+/*
+ * Stop reading; close once what is queued has been written, or after the
+ * line timeout when the peer does not read it: closing must not wait on
+ * the peer forever.
+ */
 static void
 conn_close_after_flush(struct ipc_conn *c)
 {
@@ -172,6 +187,8 @@ conn_close_after_flush(struct ipc_conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_close(c, "closed after error");
+	else
+		evtimer_add(c->line_ev, &c->srv->line_tv);
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -282,8 +299,12 @@ ipc_server_broadcast(struct ipc_server *srv, cJSON *msg)
 void
 ipc_conn_pause(struct ipc_conn *c, unsigned reason)
 {
-	if (c->paused == 0 && c->state == CONN_OPEN)
+	if (c->paused == 0 && c->state == CONN_OPEN) {
 		bufferevent_disable(c->bev, EV_READ);
+		/* Not reading is our choice: no partial-line deadline runs
+		 * meanwhile (it starts afresh on resume). */
+		evtimer_del(c->line_ev);
+	}
 	c->paused |= reason;
 }
 
@@ -299,6 +320,44 @@ ipc_conn_resume(struct ipc_conn *c, unsigned reason)
 		 * the loop, not from inside whoever resumed us. */
 		event_active(c->resume_ev, EV_TIMEOUT, 0);
 	}
+}
+
+void
+ipc_conn_hold(struct ipc_conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->unanswered++;
+	if (c->srv->max_unanswered > 0 &&
+	    c->unanswered >= c->srv->max_unanswered &&
+	    !(c->paused & IPC_PAUSE_UNANSWERED)) {
+		log_debug("ipc",
+		    "conn %llu: %zu requests unanswered; "
+		    "not reading it until some are",
+		    (unsigned long long)c->id, c->unanswered);
+		ipc_conn_pause(c, IPC_PAUSE_UNANSWERED);
+	}
+}
+
+void
+ipc_conn_release(struct ipc_conn *c)
+{
+	size_t max = c->srv->max_unanswered;
+
+	if (c->state != CONN_OPEN || c->unanswered == 0)
+		return;
+	c->unanswered--;
+	/* Resume a tenth below the limit, not on every answer, so that a
+	 * busy connection does not flap between read and pause. */
+	if ((c->paused & IPC_PAUSE_UNANSWERED) &&
+	    c->unanswered <= max - (max + 9) / 10)
+		ipc_conn_resume(c, IPC_PAUSE_UNANSWERED);
+}
+
+size_t
+ipc_conn_unanswered(const struct ipc_conn *c)
+{
+	return c->unanswered;
 }
 
 /* ---- framing and dispatch ------------------------------------------------ */
@@ -353,6 +412,32 @@ all_space(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * Whether the JSON text s[0..n) holds U+0000 in a string, raw or escaped
+ * as \u0000 (an escape: an odd number of backslashes before the u).
+ * cJSON ends its strings at the first NUL, so such a string would reach a
+ * handler cut short: a put's text silently shortened, a key or a name
+ * quietly another one.
+ */
+static int
+has_nul(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+
+	if (memchr(s, '\0', n) != NULL)
+		return 1;
+	while ((p = memmem(p, (size_t)(end - p), "u0000", 5)) != NULL) {
+		size_t bs = 0;
+
+		while (p - bs > s && p[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (bs % 2 == 1)
+			return 1;
+		p += 5;
+	}
+	return 0;
+}
+
 static void
 conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 {
@@ -378,6 +463,14 @@ conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 	if (!cJSON_IsObject(req)) {
 		ipc_conn_error(c, NULL, "bad_request",
 		    "a message is a JSON object with an \"op\"");
+		goto done;
+	}
+	if (has_nul(line, len)) {
+		/* Only a number id is echoed: a string one may be cut too. */
+		id = cJSON_GetObjectItemCaseSensitive(req, "id");
+		ipc_conn_error(c, cJSON_IsNumber(id) ? id : NULL, "bad_request",
+		    "strings may not hold U+0000; send binary data as base64 "
+		    "in \"data\"");
 		goto done;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(req, "id");
@@ -415,22 +508,82 @@ conn_too_large(struct ipc_conn *c)
 	conn_close_after_flush(c);
 }
 
+/*
+ * The partial-line deadline.  While the connection is read and part of a
+ * line is buffered, a line must be completed within line_tv; every
+ * completed line starts the count again.  So a client may send a long line
+ * slowly, or idle with nothing buffered for as long as it likes, but cannot
+ * pin max-line-bytes of our memory by trickling bytes that never end a line
+ * (slowloris).
+ */
+static void
+conn_watch_partial(struct ipc_conn *c, int progressed)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	if (c->state != CONN_OPEN)
+		return; /* CLOSING uses the timer for its flush deadline */
+	if (c->paused != 0 || evbuffer_get_length(in) == 0) {
+		evtimer_del(c->line_ev);
+		return;
+	}
+	if (progressed || !evtimer_pending(c->line_ev, NULL))
+		evtimer_add(c->line_ev, &c->srv->line_tv);
+}
+
+static void
+conn_line_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == CONN_CLOSING) {
+		conn_close(c, "peer did not read its last replies");
+		return;
+	}
+	if (c->state != CONN_OPEN)
+		return;
+	log_warnx("ipc",
+	    "conn %llu (uid %u pid %d): no end of line within "
+	    "%ld s (%zu bytes waiting); closing it",
+	    (unsigned long long)c->id, (unsigned)c->uid, (int)c->pid,
+	    (long)c->srv->line_tv.tv_sec,
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	ipc_conn_error(c, NULL, "bad_request",
+	    "no end of line within %ld seconds; closing the connection",
+	    (long)c->srv->line_tv.tv_sec);
+	conn_close_after_flush(c);
+}
+
 /* Handles every complete line buffered, until paused or closing. */
 static void
 conn_process(struct ipc_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int progressed = 0;
 
 	while (c->state == CONN_OPEN && c->paused == 0) {
-		size_t eol_len = 0, len;
-		struct evbuffer_ptr p;
+		size_t eol_len = 0, len, have = evbuffer_get_length(in);
+		struct evbuffer_ptr p, from;
 		unsigned char *line;
 
-		p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		/*
+		 * Search only what arrived since the last search: a long line
+		 * coming in small reads would otherwise be scanned again from
+		 * its start on every read, quadratic work for the peer's
+		 * asking.
+		 */
+		p.pos = -1;
+		if (c->scanned < have && evbuffer_ptr_set(in, &from, c->scanned,
+		                             EVBUFFER_PTR_SET) == 0)
+			p = evbuffer_search_eol(
+			    in, &from, &eol_len, EVBUFFER_EOL_LF);
 		if (p.pos == -1) {
-			if (evbuffer_get_length(in) > c->srv->max_line)
+			c->scanned = have;
+			if (have > c->srv->max_line)
 				conn_too_large(c);
-			return;
+			break;
 		}
 		len = (size_t)p.pos;
 		if (len > c->srv->max_line) {
@@ -443,7 +596,10 @@ conn_process(struct ipc_conn *c)
 		}
 		conn_dispatch(c, (const char *)line, len);
 		evbuffer_drain(in, len + 1);
+		c->scanned = 0;
+		progressed = 1;
 	}
+	conn_watch_partial(c, progressed);
 }
 
 static void
@@ -572,8 +728,10 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	if (srv->n_conns >= srv->max_conns) {
-		log_warnx("ipc", "refused connection from pid %d: %zu "
-		    "connections open already", (int)cr.pid, srv->n_conns);
+		log_warnx("ipc",
+		    "refused connection from uid %u pid %d: %zu "
+		    "connections open already (max-connections)",
+		    (unsigned)cr.uid, (int)cr.pid, srv->n_conns);
 		metric_inc(srv->m_refused);
 		evutil_closesocket(fd);
 		return;
@@ -590,7 +748,8 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		goto fail;
 	fd = -1; /* the bufferevent owns it now */
 	c->resume_ev = event_new(srv->base, -1, 0, conn_resume_cb, c);
-	if (c->resume_ev == NULL)
+	c->line_ev = evtimer_new(srv->base, conn_line_timeout_cb, c);
+	if (c->resume_ev == NULL || c->line_ev == NULL)
 		goto fail;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
@@ -733,6 +892,9 @@ ipc_server_new(struct event_base *base, const struct ipc_opts *o,
 	srv->max_conns = o->max_conns > 0 ? o->max_conns : 1024;
 	srv->high = o->out_high_water > 0 ? o->out_high_water : 4u << 20;
 	srv->low = srv->high / 4;
+	srv->max_unanswered = o->max_unanswered;
+	srv->line_tv.tv_sec =
+	    o->line_timeout > 0 ? (time_t)o->line_timeout : 30;
 	srv->n_uids = o->n_uids;
 	srv->n_gids = o->n_gids;
 	if ((o->n_uids > 0 && (srv->uids = ids_copy(o->uids, o->n_uids)) == NULL) ||

@@ -221,6 +221,7 @@ producer_complete(struct producer *p, struct urec *u, const char *shard,
 			    message != NULL ? message : error);
 		}
 		ipc_conn_send(c, m);
+		ipc_conn_release(c); /* max-unanswered-puts */
 	}
 	if (error == NULL) {
 		p->n_put++;
@@ -379,6 +380,8 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		}
 		u->origin = pc;
 		pc->refs++;
+		/* max-unanswered-puts; released in producer_complete. */
+		ipc_conn_hold(c);
 	}
 	u->arrival_ms = producer_now_ms();
 	u->deadline_ms = u->arrival_ms + p->conf->kpl.record_ttl;

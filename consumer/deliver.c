@@ -1,0 +1,840 @@
+/*
+ * deliver.c — from batches to applications: subscriptions, which
+ * connection delivers which shard, sending within max_in_flight and the
+ * socket's high-water mark, acks and the checkpoint prefix, batch
+ * timeouts with redelivery, the failure tolerance and consumer_failure.
+ *
+ * Invariants:
+ *   - a shard is delivered by at most one subscription (sh->sub); its
+ *     SENT records are counted in that subscription's in_flight, and
+ *     nowhere else (moving a shard makes them NEW again first);
+ *   - a shard's records go out in sequence order: the current batch is
+ *     sent from its lowest NEW record, and the next batch only starts once
+ *     the current one is over (reactive-kinesis: one batch at a time);
+ *   - shard_started precedes a shard's records on a connection.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <event2/event.h>
+
+#include "aws/aws.h"
+#include "consumer/consumer_int.h"
+#include "ipc/ipc.h"
+#include "lease/lease.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
+
+#define DEFAULT_MAX_IN_FLIGHT 1000
+#define MAX_MAX_IN_FLIGHT     10000000
+/* Records sent from one shard before the next shard's turn. */
+#define PUMP_CHUNK 64
+
+/* ---- messages ------------------------------------------------------------ */
+
+static cJSON *
+shard_msg(const struct consumer_shard *sh, const char *op)
+{
+	cJSON *m = ipc_msg_new(op, NULL);
+
+	if (m == NULL ||
+	    cJSON_AddStringToObject(m, "consumer", sh->cons->conf->name) ==
+	        NULL ||
+	    cJSON_AddStringToObject(m, "shard", sh->id) == NULL) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+consumer_shard_send(struct consumer_shard *sh, const char *op)
+{
+	if (sh->sub != NULL)
+		ipc_conn_send(sh->sub->conn, shard_msg(sh, op));
+}
+
+/* Strings are added by reference: ipc_conn_send serialises the message
+ * before it returns, while the batch still holds them. */
+static int
+add_ref(cJSON *m, const char *name, const char *s)
+{
+	cJSON *v = cJSON_CreateStringReference(s);
+
+	if (v == NULL)
+		return -1;
+	cJSON_AddItemToObject(m, name, v);
+	return 0;
+}
+
+/*
+ * Integers as raw JSON: cJSON prints every number through printf("%.15g")
+ * and reads it back with sscanf to check the round trip, a good part of a
+ * record's cost.  Both fit a double exactly (subseq < 2^53 in practice,
+ * ms timestamps far below it).
+ */
+static int
+add_int(cJSON *m, const char *name, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	cJSON *item;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	if ((item = cJSON_CreateRaw(p)) == NULL)
+		return -1;
+	cJSON_AddItemToObject(m, name, item);
+	return 0;
+}
+
+static cJSON *
+record_msg(const struct consumer_shard *sh, const struct consumer_rec *r,
+    const char *data)
+{
+	cJSON *m = ipc_msg_new("record", NULL);
+
+	if (m == NULL || add_ref(m, "consumer", sh->cons->conf->name) == -1 ||
+	    add_ref(m, "shard", sh->id) == -1 ||
+	    add_ref(m, "seq", r->seq) == -1 ||
+	    add_int(m, "subseq", (int64_t)r->subseq) == -1 ||
+	    add_ref(m, "key", r->key) == -1 || add_ref(m, "data", data) == -1 ||
+	    add_int(m, "ts", r->ts) == -1 ||
+	    (r->ehk != NULL && add_ref(m, "ehk", r->ehk) == -1)) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- assignment ---------------------------------------------------------- */
+
+static struct consumer_sub *
+sub_find(struct consumer *c, const struct ipc_conn *conn)
+{
+	struct consumer_sub *s;
+
+	TAILQ_FOREACH(s, &c->subs, entry)
+	{
+		if (s->conn == conn)
+			return s;
+	}
+	return NULL;
+}
+
+/* Who will deliver the shard once pending moves are done. */
+static struct consumer_sub *
+shard_owner(const struct consumer_shard *sh)
+{
+	return sh->move_to != NULL ? sh->move_to : sh->sub;
+}
+
+/* Each subscription's load, in list order, into a malloc'd array. */
+static size_t *
+sub_loads(struct consumer *c, struct consumer_sub ***subs_out)
+{
+	struct consumer_sub **subs;
+	struct consumer_shard *sh;
+	struct consumer_sub *s;
+	size_t *loads, i = 0;
+
+	loads = calloc(c->n_subs > 0 ? c->n_subs : 1, sizeof(*loads));
+	subs = calloc(c->n_subs > 0 ? c->n_subs : 1, sizeof(*subs));
+	if (loads == NULL || subs == NULL) {
+		free(loads);
+		free(subs);
+		return NULL;
+	}
+	TAILQ_FOREACH(s, &c->subs, entry)
+	{
+		subs[i++] = s;
+	}
+	TAILQ_FOREACH(sh, &c->shards, entry)
+	{
+		struct consumer_sub *o = shard_owner(sh);
+		for (i = 0; o != NULL && i < c->n_subs; i++)
+			if (subs[i] == o)
+				loads[i]++;
+	}
+	*subs_out = subs;
+	return loads;
+}
+
+static void
+shard_assign(struct consumer_shard *sh, struct consumer_sub *s)
+{
+	sh->sub = s;
+	s->n_shards++;
+	log_debug("consumer", "%s %s: delivered on connection %llu",
+	    sh->cons->conf->name, sh->id,
+	    (unsigned long long)ipc_conn_id(s->conn));
+	consumer_shard_send(sh, "shard_started");
+	consumers_schedule(sh->cons->all);
+}
+
+/* Takes the shard from its connection: its unacked records will be sent
+ * again, in order, wherever it goes next. */
+static void
+shard_unassign(struct consumer_shard *sh, int send_lost)
+{
+	struct consumer_sub *s = sh->sub;
+
+	if (s == NULL)
+		return;
+	if (sh->cur != NULL) {
+		s->in_flight -= consumer_batch_requeue(sh->cur);
+		/* The batch's time starts again with its next send. */
+		sh->cur->timer_armed = 0;
+		evtimer_del(sh->ev_batch);
+	}
+	if (send_lost)
+		consumer_shard_send(sh, "shard_lost");
+	s->n_shards--;
+	sh->sub = NULL;
+	sh->move_to = NULL;
+}
+
+void
+consumer_shard_assign_any(struct consumer_shard *sh)
+{
+	struct consumer *c = sh->cons;
+	struct consumer_sub **subs;
+	size_t *loads;
+	ssize_t i;
+
+	if (c->n_subs == 0 || (loads = sub_loads(c, &subs)) == NULL)
+		return;
+	if ((i = consumer_balance_pick(loads, c->n_subs)) >= 0)
+		shard_assign(sh, subs[i]);
+	free(loads);
+	free(subs);
+}
+
+static int
+shard_movable(const struct consumer_shard *sh)
+{
+	switch (sh->state) {
+	case SHARD_ITERATOR:
+	case SHARD_FETCHING:
+	case SHARD_WAITING:
+	case SHARD_FULL:
+	case SHARD_DRAINING:
+		return sh->move_to == NULL;
+	default:
+		return 0;
+	}
+}
+
+/* A move waits until the shard has nothing in flight, so that a record
+ * is never out on two connections because of balancing alone. */
+static void
+shard_move(struct consumer_shard *sh, struct consumer_sub *to)
+{
+	if (sh->cur != NULL && sh->cur->n_sent > 0) {
+		sh->move_to = to;
+		return;
+	}
+	shard_unassign(sh, 1);
+	shard_assign(sh, to);
+}
+
+void
+consumer_rebalance(struct consumer *c)
+{
+	/* Each round moves one shard; more rounds than shards means no
+	 * movable shard is left on the busiest connection. */
+	for (size_t round = 0; round < 4096; round++) {
+		struct consumer_sub **subs;
+		struct consumer_shard *sh, *pick = NULL;
+		size_t *loads, from, to;
+
+		if ((loads = sub_loads(c, &subs)) == NULL)
+			return;
+		if (consumer_balance_move(loads, c->n_subs, &from, &to)) {
+			TAILQ_FOREACH(sh, &c->shards, entry)
+			{
+				if (sh->sub != subs[from] || !shard_movable(sh))
+					continue;
+				/* Prefer one that can move at once. */
+				if (pick == NULL || sh->cur == NULL ||
+				    sh->cur->n_sent == 0)
+					pick = sh;
+				if (sh->cur == NULL || sh->cur->n_sent == 0)
+					break;
+			}
+			if (pick != NULL) {
+				log_info("consumer",
+				    "%s %s: moving to "
+				    "connection %llu to balance",
+				    c->conf->name, pick->id,
+				    (unsigned long long)ipc_conn_id(
+				        subs[to]->conn));
+				shard_move(pick, subs[to]);
+			}
+		}
+		free(loads);
+		free(subs);
+		if (pick == NULL)
+			return;
+	}
+}
+
+void
+consumer_shard_drop_batches(struct consumer_shard *sh)
+{
+	if (sh->cur != NULL && sh->sub != NULL)
+		sh->sub->in_flight -= sh->cur->n_sent;
+	consumer_shard_batch_free(sh, sh->cur);
+	consumer_shard_batch_free(sh, sh->next);
+	sh->cur = sh->next = NULL;
+	sh->cp_dirty = 0;
+	evtimer_del(sh->ev_batch);
+	consumer_kick_full(sh->cons);
+}
+
+void
+consumer_shard_detach(struct consumer_shard *sh, int send_lost)
+{
+	consumer_shard_drop_batches(sh);
+	shard_unassign(sh, send_lost);
+}
+
+/* ---- subscriptions ------------------------------------------------------- */
+
+static void
+sub_remove(struct consumer_sub *s)
+{
+	struct consumer *c = s->cons;
+	struct consumer_shard *sh;
+
+	TAILQ_REMOVE(&c->subs, s, entry);
+	c->n_subs--;
+	TAILQ_FOREACH(sh, &c->shards, entry)
+	{
+		if (sh->move_to == s)
+			sh->move_to = NULL;
+		if (sh->sub != s)
+			continue;
+		shard_unassign(sh, 0);
+		if (c->n_subs > 0 && consumer_shard_live(sh))
+			consumer_shard_assign_any(sh);
+	}
+	log_info("consumer", "%s: connection %llu unsubscribed, %zu left",
+	    c->conf->name, (unsigned long long)ipc_conn_id(s->conn), c->n_subs);
+	free(s);
+	if (c->n_subs == 0 && c->state == CONSUMER_RUNNING)
+		consumer_set_state(c, CONSUMER_RELEASING);
+	if (c->n_subs == 0 && c->state == CONSUMER_DRAINING) {
+		/* Shutting down and nobody left to ack: the acked prefix is
+		 * all there will be, no need to wait for the deadline. */
+		TAILQ_FOREACH(sh, &c->shards, entry)
+		{
+			if (sh->state != SHARD_STOPPING)
+				continue;
+			consumer_shard_checkpoint_push(sh);
+			consumer_shard_drop_batches(sh);
+			consumer_shard_set_state(sh, SHARD_STOPPED);
+		}
+		consumer_drain_check(c);
+	}
+	consumers_schedule(c->all);
+}
+
+void
+consumer_conn_closed(struct consumers *all, struct ipc_conn *conn)
+{
+	for (size_t i = 0; i < all->n; i++) {
+		struct consumer_sub *s = sub_find(&all->v[i], conn);
+		if (s != NULL)
+			sub_remove(s);
+	}
+}
+
+static const char *
+req_string(const cJSON *req, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+
+	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring
+	                                                      : NULL;
+}
+
+static struct consumer *
+req_consumer(struct consumers *all, struct ipc_conn *conn, const cJSON *req,
+    const cJSON *id)
+{
+	const char *name = req_string(req, "consumer");
+	struct consumer *c;
+
+	if (name == NULL) {
+		ipc_conn_error(conn, id, "bad_request",
+		    "\"consumer\" must be a non-empty string");
+		return NULL;
+	}
+	if ((c = consumers_find(all, name)) == NULL)
+		ipc_conn_error(conn, id, "unknown_consumer",
+		    "no consumer named '%s' is configured", name);
+	return c;
+}
+
+static cJSON *
+consumer_reply(const struct consumer *c, const char *op, const cJSON *id)
+{
+	cJSON *m = ipc_msg_new(op, id);
+
+	if (m != NULL &&
+	    cJSON_AddStringToObject(m, "consumer", c->conf->name) == NULL) {
+		cJSON_Delete(m);
+		m = NULL;
+	}
+	return m;
+}
+
+static void
+op_subscribe(
+    struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+{
+	struct consumers *all = arg;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "max_in_flight");
+	size_t max = DEFAULT_MAX_IN_FLIGHT;
+	struct consumer_sub *s;
+	struct consumer *c;
+
+	if ((c = req_consumer(all, conn, req, id)) == NULL)
+		return;
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+		    v->valuedouble > MAX_MAX_IN_FLIGHT ||
+		    v->valuedouble != floor(v->valuedouble)) {
+			ipc_conn_error(conn, id, "bad_request",
+			    "\"max_in_flight\" must be an integer from 1 to %d",
+			    MAX_MAX_IN_FLIGHT);
+			return;
+		}
+		max = (size_t)v->valuedouble;
+	}
+	if (all->shutting_down || c->shutdown) {
+		ipc_conn_error(
+		    conn, id, "shutting_down", "the daemon is shutting down");
+		return;
+	}
+	if ((s = sub_find(c, conn)) != NULL) {
+		/* Subscribing again changes the window, nothing else. */
+		s->max_in_flight = max;
+		ipc_conn_send(conn, consumer_reply(c, "subscribed", id));
+		consumers_schedule(all);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warnx("consumer", "%s: out of memory", c->conf->name);
+		ipc_conn_error(conn, id, "bad_request", "out of memory");
+		return;
+	}
+	s->cons = c;
+	s->conn = conn;
+	s->max_in_flight = max;
+	TAILQ_INSERT_TAIL(&c->subs, s, entry);
+	c->n_subs++;
+	/* The close hook's mark: this connection has state here. */
+	ipc_conn_set_data(conn, IPC_SLOT_CONSUMER, all);
+	log_info("consumer",
+	    "%s: connection %llu subscribed (max_in_flight "
+	    "%zu), %zu in all",
+	    c->conf->name, (unsigned long long)ipc_conn_id(conn), max,
+	    c->n_subs);
+	ipc_conn_send(conn, consumer_reply(c, "subscribed", id));
+	switch (c->state) {
+	case CONSUMER_IDLE:
+		consumer_set_state(c, CONSUMER_RUNNING);
+		break;
+	case CONSUMER_RUNNING:
+		consumer_rebalance(c);
+		break;
+	default:
+		/* RELEASING: starts again once the release is over. */
+		break;
+	}
+	consumers_schedule(all);
+}
+
+static void
+op_unsubscribe(
+    struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+{
+	struct consumer_sub *s;
+	struct consumer *c;
+
+	if ((c = req_consumer(arg, conn, req, id)) == NULL)
+		return;
+	if ((s = sub_find(c, conn)) == NULL) {
+		ipc_conn_error(conn, id, "not_subscribed",
+		    "this connection is not subscribed to '%s'", c->conf->name);
+		return;
+	}
+	sub_remove(s);
+	ipc_conn_send(conn, consumer_reply(c, "unsubscribed", id));
+}
+
+/* ---- acks and batches ---------------------------------------------------- */
+
+void
+consumer_shard_checkpoint_push(struct consumer_shard *sh)
+{
+	const struct consumer_rec *r;
+
+	if (!sh->cp_dirty || sh->cur == NULL)
+		return;
+	sh->cp_dirty = 0;
+	if ((r = consumer_batch_checkpoint(sh->cur)) != NULL)
+		lease_checkpoint_set(
+		    sh->cons->leases, sh->id, r->seq, r->subseq);
+}
+
+/* The current batch is over (all acked, or given up within the
+ * tolerance): checkpoint its last record and start the next one. */
+static void
+batch_finish(struct consumer_shard *sh)
+{
+	struct consumer_batch *b = sh->cur;
+
+	if (b->n > 0)
+		lease_checkpoint_set(sh->cons->leases, sh->id,
+		    b->recs[b->n - 1].seq, b->recs[b->n - 1].subseq);
+	if (sh->sub != NULL)
+		sh->sub->in_flight -= b->n_sent;
+	evtimer_del(sh->ev_batch);
+	consumer_shard_batch_free(sh, b);
+	sh->cur = sh->next;
+	sh->next = NULL;
+	sh->cp_dirty = 0;
+	consumers_schedule(sh->cons->all);
+	consumer_shard_batch_done(sh);
+	consumer_kick_full(sh->cons);
+}
+
+void
+consumer_shard_batch_ready(struct consumer_shard *sh, struct consumer_batch *b)
+{
+	if (b->n == 0) {
+		consumer_batch_free(b);
+		return;
+	}
+	sh->cons->buffered += b->bytes;
+	if (sh->cur == NULL)
+		sh->cur = b;
+	else
+		sh->next = b;
+	consumers_schedule(sh->cons->all);
+}
+
+static struct consumer_shard *
+ack_shard(struct consumer *c, const char *id)
+{
+	struct consumer_shard *sh = c->ack_cache;
+
+	if (sh != NULL && consumer_shard_live(sh) && strcmp(sh->id, id) == 0)
+		return sh;
+	TAILQ_FOREACH(sh, &c->shards, entry)
+	{
+		if (consumer_shard_live(sh) && strcmp(sh->id, id) == 0) {
+			c->ack_cache = sh;
+			return sh;
+		}
+	}
+	return NULL;
+}
+
+static void
+op_ack(struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+{
+	const cJSON *vsub = cJSON_GetObjectItemCaseSensitive(req, "subseq");
+	const cJSON *vok = cJSON_GetObjectItemCaseSensitive(req, "ok");
+	const char *shard = req_string(req, "shard");
+	const char *seq = req_string(req, "seq");
+	struct consumer_shard *sh;
+	struct consumer *c;
+	uint64_t subseq = 0;
+	int ok = !cJSON_IsFalse(vok), was_sent;
+	ssize_t i;
+
+	if ((c = req_consumer(arg, conn, req, id)) == NULL)
+		return;
+	if (shard == NULL || seq == NULL) {
+		ipc_conn_error(conn, id, "bad_request",
+		    "ack needs \"shard\" and \"seq\" strings");
+		return;
+	}
+	if (vsub != NULL) {
+		/* Bounded before the cast: a double beyond 2^64 does not
+		 * convert. */
+		if (!cJSON_IsNumber(vsub) || vsub->valuedouble < 0 ||
+		    vsub->valuedouble > 9007199254740992.0 ||
+		    vsub->valuedouble != floor(vsub->valuedouble)) {
+			ipc_conn_error(conn, id, "bad_request",
+			    "\"subseq\" must be a non-negative integer");
+			return;
+		}
+		subseq = (uint64_t)vsub->valuedouble;
+	}
+	/* docs/protocol.md: acks come from subscribed connections (one that
+	 * unsubscribed had its unacked records sent elsewhere). */
+	if (sub_find(c, conn) == NULL) {
+		ipc_conn_error(conn, id, "not_subscribed",
+		    "this connection is not subscribed to '%s'", c->conf->name);
+		return;
+	}
+	/* SPEC: acks for a shard no longer held here (lost, ended, failed)
+	 * or for records not out any more are ignored. */
+	if ((sh = ack_shard(c, shard)) == NULL || sh->cur == NULL ||
+	    (i = consumer_batch_find(sh->cur, seq, subseq)) < 0 ||
+	    !consumer_batch_ack(sh->cur, (size_t)i, ok, &was_sent))
+		return;
+	if (was_sent)
+		sh->sub->in_flight--;
+	c->acked++;
+	metric_inc(c->m_acked);
+	if (!ok) {
+		c->skipped++;
+		metric_inc(c->m_skipped);
+		log_info("consumer",
+		    "%s %s: record %s/%llu skipped by the "
+		    "application",
+		    c->conf->name, sh->id, seq, (unsigned long long)subseq);
+	}
+	sh->cp_dirty = 1;
+	if (consumer_batch_complete(sh->cur))
+		batch_finish(sh);
+	consumers_schedule(c->all);
+}
+
+static void
+shard_on_released(int ok, void *arg)
+{
+	struct consumer_shard *sh = arg;
+
+	sh->lease_busy = 0;
+	if (!ok)
+		log_warnx("consumer",
+		    "%s %s: releasing the lease failed; it "
+		    "expires after failoverTimeMillis",
+		    sh->cons->conf->name, sh->id);
+	consumer_shard_set_state(sh, SHARD_DEAD);
+	consumers_schedule(sh->cons->all);
+}
+
+/* reactive-kinesis's ConsumerWorkerFailure: the shard stops here. */
+static void
+shard_fail(struct consumer_shard *sh)
+{
+	struct consumer *c = sh->cons;
+	struct consumer_batch *b = sh->cur;
+	cJSON *m = shard_msg(sh, "consumer_failure"), *failed = NULL;
+	size_t n = 0;
+
+	if (m != NULL &&
+	    (failed = cJSON_AddArrayToObject(m, "failed")) == NULL) {
+		cJSON_Delete(m);
+		m = NULL;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		cJSON *f;
+		if (b->recs[i].state == CONSUMER_REC_DONE)
+			continue;
+		n++;
+		if (m == NULL || (f = cJSON_CreateObject()) == NULL)
+			continue;
+		cJSON_AddItemToArray(failed, f);
+		cJSON_AddStringToObject(f, "seq", b->recs[i].seq);
+		cJSON_AddNumberToObject(f, "subseq", (double)b->recs[i].subseq);
+	}
+	log_warnx("consumer",
+	    "%s %s: %zu of %zu records unconfirmed after %u "
+	    "retries, above failureTolerancePercentage %g: stopping the "
+	    "shard here",
+	    c->conf->name, sh->id, n, b->n, b->retries,
+	    c->conf->worker.failure_tolerance_percentage);
+	if (sh->sub != NULL && m != NULL)
+		ipc_conn_send(sh->sub->conn, m);
+	else
+		cJSON_Delete(m);
+	c->failures++;
+	metric_inc(c->m_failures);
+	consumer_shard_checkpoint_push(sh);
+	consumer_shard_stop_fetching(sh);
+	consumer_shard_detach(sh, 0);
+	consumer_shard_set_state(sh, SHARD_RELEASING);
+	sh->lease_busy = 1;
+	lease_release(c->leases, sh->id, shard_on_released, sh);
+	consumer_rebalance(c);
+}
+
+static void
+batch_arm(struct consumer_shard *sh)
+{
+	struct timeval tv = {
+	    .tv_sec = (time_t)sh->cons->conf->worker.batch_timeout_seconds,
+	};
+
+	sh->cur->timer_armed = 1;
+	evtimer_add(sh->ev_batch, &tv);
+}
+
+void
+consumer_batch_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct consumer_shard *sh = arg;
+	struct consumer *c = sh->cons;
+	struct consumer_batch *b = sh->cur;
+	size_t unconfirmed, n;
+
+	(void)fd;
+	(void)what;
+	if (b == NULL)
+		return;
+	b->timer_armed = 0;
+	unconfirmed = b->n - b->n_done;
+	if (b->retries < c->conf->worker.failed_message_retries) {
+		b->retries++;
+		n = consumer_batch_requeue(b);
+		if (sh->sub != NULL)
+			sh->sub->in_flight -= n;
+		log_info("consumer",
+		    "%s %s: batch timed out with %zu of %zu "
+		    "records unconfirmed; delivering them again (retry %u)",
+		    c->conf->name, sh->id, unconfirmed, b->n, b->retries);
+		/* Armed now, not at the next send: a batch whose records
+		 * cannot go out (a full connection) still times out. */
+		batch_arm(sh);
+		consumers_schedule(c->all);
+		return;
+	}
+	if (consumer_tolerance_ok(b->n, unconfirmed,
+	        c->conf->worker.failure_tolerance_percentage)) {
+		log_warnx("consumer",
+		    "%s %s: batch timed out; %zu of %zu "
+		    "records unconfirmed, within failureTolerancePercentage: "
+		    "going on",
+		    c->conf->name, sh->id, unconfirmed, b->n);
+		batch_finish(sh);
+		return;
+	}
+	if (sh->state == SHARD_STOPPING) {
+		/* Shutting down: no failure to report, the acked prefix is
+		 * what gets checkpointed. */
+		consumer_shard_checkpoint_push(sh);
+		consumer_shard_drop_batches(sh);
+		consumer_shard_batch_done(sh);
+		return;
+	}
+	shard_fail(sh);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static int
+shard_deliverable(const struct consumer_shard *sh)
+{
+	switch (sh->state) {
+	case SHARD_ITERATOR:
+	case SHARD_FETCHING:
+	case SHARD_WAITING:
+	case SHARD_FULL:
+	case SHARD_DRAINING:
+	case SHARD_STOPPING:
+		return sh->cur != NULL && sh->move_to == NULL;
+	default:
+		return 0;
+	}
+}
+
+static void
+send_record(struct consumer_shard *sh, struct consumer_sub *s, size_t i)
+{
+	struct consumer *c = sh->cons;
+	const struct consumer_rec *r = &sh->cur->recs[i];
+	char *data;
+
+	s->in_flight++;
+	if (r->sends > 1) {
+		c->redelivered++;
+		metric_inc(c->m_redelivered);
+	} else {
+		c->delivered++;
+		metric_inc(c->m_delivered);
+	}
+	if (!sh->cur->timer_armed)
+		batch_arm(sh);
+	/* Encoded per send, not kept: base64 is a third bigger, and most
+	 * records go out once.  A failed send (the connection closing,
+	 * memory) leaves the record SENT: the close hook or the batch timeout
+	 * sends it again. */
+	if ((data = aws_base64_encode(r->data, r->len, NULL)) != NULL)
+		ipc_conn_send(s->conn, record_msg(sh, r, data));
+	free(data);
+}
+
+static void
+sub_pump(struct consumer_sub *s)
+{
+	struct consumer *c = s->cons;
+	struct consumer_shard *sh;
+	int progress = 1;
+	size_t i;
+
+	while (progress) {
+		progress = 0;
+		TAILQ_FOREACH(sh, &c->shards, entry)
+		{
+			if (sh->sub != s || !shard_deliverable(sh))
+				continue;
+			for (int k = 0; k < PUMP_CHUNK; k++) {
+				if (s->in_flight >= s->max_in_flight ||
+				    !ipc_conn_writable(s->conn))
+					return;
+				if (!consumer_batch_next(sh->cur, &i))
+					break;
+				send_record(sh, s, i);
+				progress = 1;
+			}
+		}
+	}
+}
+
+void
+consumer_pump(struct consumer *c)
+{
+	struct consumer_shard *sh;
+	struct consumer_sub *s;
+
+	TAILQ_FOREACH(sh, &c->shards, entry)
+	{
+		consumer_shard_checkpoint_push(sh);
+		if (sh->move_to != NULL &&
+		    (sh->cur == NULL || sh->cur->n_sent == 0)) {
+			struct consumer_sub *to = sh->move_to;
+			shard_unassign(sh, 1);
+			shard_assign(sh, to);
+		}
+	}
+	TAILQ_FOREACH(s, &c->subs, entry)
+	{
+		sub_pump(s);
+	}
+}
+
+int
+consumer_ops_register(struct consumers *all)
+{
+	if (ipc_register(all->ipc, "subscribe", op_subscribe, all) == -1 ||
+	    ipc_register(all->ipc, "unsubscribe", op_unsubscribe, all) == -1 ||
+	    ipc_register(all->ipc, "ack", op_ack, all) == -1)
+		return -1;
+	return 0;
+}
