@@ -105,6 +105,10 @@ struct conf {
 	char *socket;           /* socket */
 	unsigned socket_mode;   /* socket-mode, parsed from octal "0660" */
 	uint64_t max_line_bytes; /* max-line-bytes */
+	uint64_t max_connections; /* max-connections */
+	uint64_t
+	    partial_line_timeout_seconds; /* partial-line-timeout-seconds */
+	uint64_t max_unanswered_puts; /* max-unanswered-puts; 0 = unlimited */
 	uint32_t *allowed_uids;  /* allowed-uids */
 	size_t n_allowed_uids;
 	uint32_t *allowed_gids;  /* allowed-gids */

@@ -23,6 +23,20 @@ print_quoted(FILE *fp, const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		/* YAML reads U+0085, U+2028 and U+2029 as line breaks, and
+		 * folds them to a space inside quotes: write their escapes. */
+		if (c == 0xc2 && (unsigned char)s[1] == 0x85) {
+			fputs("\\N", fp);
+			s++;
+			continue;
+		}
+		if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+		    ((unsigned char)s[2] == 0xa8 ||
+		        (unsigned char)s[2] == 0xa9)) {
+			fputs((unsigned char)s[2] == 0xa8 ? "\\L" : "\\P", fp);
+			s += 2;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 			fprintf(fp, "\\%c", c);
 		else if (c == '\n')
@@ -43,6 +57,11 @@ print_double(FILE *fp, double d)
 {
 	char buf[64];
 
+	/* Whole numbers as people write them: 100, not 1e+02. */
+	if (d == (double)(long long)d && d > -1e15 && d < 1e15) {
+		fprintf(fp, "%lld", (long long)d);
+		return;
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

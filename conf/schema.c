@@ -15,6 +15,12 @@
  *   - max-outstanding-requests 50000 (commented out, i.e. unlimited, in
  *     reference.conf), socket, socket-mode, max-line-bytes, http-listen and
  *     log: SPEC sections 2 and 3.
+ *   - max-connections, partial-line-timeout-seconds and max-unanswered-puts
+ *     are kinesisd's own limits on hostile or broken clients: 1024 is the
+ *     usual file descriptor limit, 30 s is far beyond any honest client's
+ *     time to write one line, and 10000 puts per connection is a fifth of
+ *     a producer's max-outstanding-requests, so one client cannot take all
+ *     of a producer's room.
  * Ranges of keys the KPL does not document follow the AWS limits they feed
  * (GetRecords returns at most 10000 records, stream names are 1-128 of
  * [a-zA-Z0-9_.-], a sockaddr_un path holds 107 bytes).
@@ -454,8 +460,9 @@ static const struct conf_key worker_keys[] = {
         1, 0, I32MAX, NULL,
         "redeliveries of an unacked record before the batch is judged"),
     K_DOUBLE("failureTolerancePercentage", struct conf_worker,
-        failure_tolerance_percentage, 0.25, 0.0, 1.0,
-        "share (0-1) of a batch that may stay unacked after the retries"),
+        failure_tolerance_percentage, 0.25, 0.0, 100.0,
+        "percent of a batch that may stay unacked after the retries "
+        "(reactive-kinesis: floor(batch * pct / 100) records)"),
     K_UINT("shutdownTimeoutSeconds", struct conf_worker,
         shutdown_timeout_seconds, 25, 1, I32MAX, "s",
         "time allowed for a graceful shutdown"),
@@ -628,6 +635,17 @@ static const struct conf_key top_keys[] = {
         .doc = "permissions of the socket, an octal string"},
     K_UINT("max-line-bytes", struct conf, max_line_bytes, 2097152, 1024,
         1073741824, "bytes", "longest accepted protocol line"),
+    K_UINT("max-connections", struct conf, max_connections, 1024, 1, 1048576,
+        NULL, "most client connections open at once; more are refused"),
+    K_UINT("partial-line-timeout-seconds", struct conf,
+        partial_line_timeout_seconds, 30, 1, 86400, "s",
+        "a connection holding part of a line must end a line within this "
+        "time, else it is closed; also the time a closing connection gets "
+        "to read its last replies"),
+    K_UINT("max-unanswered-puts", struct conf, max_unanswered_puts, 10000, 0,
+        I64MAX, NULL,
+        "puts with an id waiting for their result before the daemon stops "
+        "reading that connection; 0 = unlimited"),
     {.name = "allowed-uids",
         .type = CONF_T_UIDS,
         .offset = TYPED(struct conf, allowed_uids, uint32_t *),

@@ -37,6 +37,17 @@ kd_strstate(enum kd_state s)
 	return kd_state_names[s];
 }
 
+/* 1 only while serving: a scrape during start-up or draining sees 0, which
+ * "up" (the scrape worked) alone cannot tell. */
+static void
+kd_metric_up(struct kd *kd)
+{
+	struct metric *f = metrics_gauge(kd->metrics, "kinesisd_up",
+	    "1 while kinesisd serves, 0 while starting or shutting down.", NULL);
+
+	metric_set(metric_series(f), kd->state == KD_RUNNING ? 1 : 0);
+}
+
 void
 kd_set_state(struct kd *kd, enum kd_state next)
 {
@@ -45,6 +56,7 @@ kd_set_state(struct kd *kd, enum kd_state next)
 	log_info("daemon", "%s -> %s", kd_strstate(kd->state),
 	    kd_strstate(next));
 	kd->state = next;
+	kd_metric_up(kd);
 	switch (next) {
 	case KD_RUNNING:
 		kd_notify("READY=1\nSTATUS=serving");
@@ -244,6 +256,9 @@ kd_serve(struct kd *kd)
 	io.n_uids = kd->conf->n_allowed_uids;
 	io.gids = kd->conf->allowed_gids;
 	io.n_gids = kd->conf->n_allowed_gids;
+	io.max_conns = (size_t)kd->conf->max_connections;
+	io.line_timeout = (unsigned)kd->conf->partial_line_timeout_seconds;
+	io.max_unanswered = (size_t)kd->conf->max_unanswered_puts;
 	if ((kd->ipc = ipc_server_new(kd->base, &io, kd->metrics, &cause)) ==
 	    NULL)
 		log_fatalx(1, "ipc", "%s", cause != NULL ? cause : "out of memory");
@@ -290,6 +305,7 @@ on_region(const char *region, const char *source, const char *err, void *arg)
 static void
 kd_start(struct kd *kd)
 {
+	struct metric *f;
 	char *cause = NULL;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -297,6 +313,15 @@ kd_start(struct kd *kd)
 		log_fatalx(1, "daemon", "cannot create the event loop");
 	if ((kd->metrics = metrics_new()) == NULL)
 		log_fatalx(1, "daemon", "out of memory");
+	/* The daemon's own families, like process_start_time_seconds and the
+	 * usual *_build_info: dashboards show restarts and versions. */
+	f = metrics_gauge(kd->metrics, "kinesisd_build_info",
+	    "Always 1; the version label names the running build.", "version");
+	metric_set(metric_series(f, KD_VERSION), 1);
+	f = metrics_gauge(kd->metrics, "kinesisd_start_time_seconds",
+	    "Start time of kinesisd, seconds since the Unix epoch.", NULL);
+	metric_set(metric_series(f), (double)kd->started);
+	kd_metric_up(kd);
 
 	kd->ev_sigterm = evsignal_new(kd->base, SIGTERM, on_signal, kd);
 	kd->ev_sigint = evsignal_new(kd->base, SIGINT, on_signal, kd);

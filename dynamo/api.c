@@ -7,6 +7,7 @@
  * type-checked; a reply missing what the API promises becomes an
  * AWS_ERR_RETRIABLE result with a message, never a crash.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,12 +264,16 @@ ddb_str(const cJSON *obj, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* As kinesis/api.c's api_num: def beyond 2^53, so that callers may cast
+ * the result to an integer type (1e300 or inf would be undefined). */
 static double
 ddb_num(const cJSON *obj, const char *name, double def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
+	if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 9007199254740992.0))
+		return def;
+	return v->valuedouble;
 }
 
 /* ---- DescribeTable, CreateTable ------------------------------------------ */

@@ -165,13 +165,19 @@ api_str(const cJSON *obj, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A number field, or def when absent or not a number. */
+/*
+ * A number field, or def when absent, not a number, or beyond 2^53: no
+ * field here is that large, and casting such a double (1e300, inf) to an
+ * integer type, as callers do, is undefined behaviour.
+ */
 static double
 api_num(const cJSON *obj, const char *name, double def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
+	if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 9007199254740992.0))
+		return def;
+	return v->valuedouble;
 }
 
 /* Kinesis timestamps are seconds since the epoch, with a fraction. */
@@ -746,6 +752,10 @@ api_records_decode(const cJSON *json, struct api_records *a, const char **why)
 		const cJSON *ps =
 		    cJSON_GetObjectItemCaseSensitive(c, "ParentShards");
 
+		/* Only an array was counted above: cJSON_ArrayForEach would
+		 * walk an object's members too, past a->parents' end. */
+		if (!cJSON_IsArray(ps))
+			ps = NULL;
 		if ((ch->id = api_str(c, "ShardId")) == NULL) {
 			*why = "a child shard without ShardId";
 			return -1;

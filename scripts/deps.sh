@@ -8,6 +8,12 @@ set -eu
 DEBS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev check awscli python3-boto3 python3-botocore
 python3-prometheus-client curl ca-certificates valgrind"
+# `scripts/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
+FUZZ=""
+if [ "${1:-}" = fuzz ]; then
+	FUZZ=1
+	DEBS="$DEBS clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $DEBS; do
@@ -28,6 +34,9 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+# The npm test peers are not needed to fuzz.
+[ -z "$FUZZ" ] || exit 0
 
 # Node.js and npm come with the machine image; Debian's npm would replace
 # them with an older one, so it is never installed here.

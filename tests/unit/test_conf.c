@@ -419,7 +419,7 @@ START_TEST(test_type_errors)
 	expect_error("consumers: {c: {stream-name: s, worker: "
 	             "{failureTolerancePercentage: lots}}}\n",
 	    "consumers.c.worker.failureTolerancePercentage:",
-	    "expected a number in 0..1, got lots", NULL);
+	    "expected a number in 0..100, got lots", NULL);
 	expect_error("allowed-uids: 0\n",
 	    "allowed-uids:", "expected a list of users, got 0", NULL);
 	expect_error("allowed-gids: [root, no-such-group-zz]\n",
@@ -458,8 +458,8 @@ START_TEST(test_range_errors)
 	             "{maxRecords: 10001}}}\n",
 	    "consumers.c.kcl.maxRecords:", "1..10000", NULL);
 	expect_error("consumers: {c: {stream-name: s, worker: "
-	             "{failureTolerancePercentage: 1.5}}}\n",
-	    "got 1.5", NULL);
+	             "{failureTolerancePercentage: 100.5}}}\n",
+	    "got 100.5", NULL);
 	expect_error("consumers: {c: {stream-name: s, worker: "
 	             "{failureTolerancePercentage: -0.1}}}\n",
 	    "got -0.1", NULL);
