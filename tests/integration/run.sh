@@ -1,18 +1,10 @@
 #!/bin/sh
-# Runs every tests/integration/t_*.sh (or ONLY=pattern), one after another,
-# and ends with the 'N passed, N failed' line CI reads.
+# Runs every tests/integration/t_*.sh (or those matching ONLY=pattern),
+# JOBS at a time (default 3), and ends with the 'N passed, N failed' line
+# CI reads.
 cd "$(dirname "$0")/../.." || exit 1
-pass=0 failed=0 names=""
+set --
 for t in tests/integration/t_*.sh; do
-	case "$t" in *"${ONLY:-}"*) ;; *) continue ;; esac
-	start=$(date +%s)
-	if "$t"; then
-		pass=$((pass + 1)); r=ok
-	else
-		failed=$((failed + 1)); r=FAIL; names="$names $t"
-	fi
-	echo "$r $t ($(( $(date +%s) - start ))s)"
+	case "$t" in *"${ONLY:-}"*) set -- "$@" "$t" ;; esac
 done
-[ -z "$names" ] || echo "failed:$names"
-echo "integration: $pass passed, $failed failed"
-[ "$failed" -eq 0 ]
+exec /usr/bin/python3 tests/lib/runner.py "$@"
