@@ -728,7 +728,7 @@ consumers_new(struct event_base *base, const struct conf *conf,
 	all->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
 	           0x9e3779b97f4a7c15ULL;
 	TAILQ_INIT(&all->lists);
-	all->f_behind = metrics_gauge(metrics, "kinesisd_millis_behind_latest",
+	all->f_behind = metrics_gauge(metrics, "kinesisd_behind_latest_seconds",
 	    "MillisBehindLatest of the last GetRecords, per shard held",
 	    "consumer,shard");
 	if ((all->ev_work = event_new(base, -1, 0, consumers_on_work, all)) ==

@@ -425,7 +425,7 @@ shard_on_records(
 	c->fetched += rs->n;
 	metric_add(c->m_fetched, (double)rs->n);
 	if (rs->millis_behind >= 0)
-		metric_set(sh->m_behind, (double)rs->millis_behind);
+		metric_set(sh->m_behind, (double)rs->millis_behind / 1000.0);
 	if (last != NULL) {
 		free(sh->last_seq);
 		sh->last_seq = last;

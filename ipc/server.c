@@ -922,7 +922,7 @@ ipc_server_new(struct event_base *base, const struct ipc_opts *o,
 		goto fail;
 	}
 
-	srv->m_open = metric_series(metrics_gauge(m, "kinesisd_ipc_connections",
+	srv->m_open = metric_series(metrics_gauge(m, "kinesisd_ipc_open_connections",
 	    "Open connections on the kinesisd socket.", NULL));
 	srv->m_accepted = metric_series(metrics_counter(m,
 	    "kinesisd_ipc_connections_total",

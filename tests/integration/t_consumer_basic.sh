@@ -53,7 +53,7 @@ sleep 2
 
 curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" >"$T/metrics.txt" || fail "/metrics"
 for s in 0 1 2 3; do
-	grep -q "kinesisd_millis_behind_latest{consumer=\"c1\",shard=\"shardId-00000000000$s\"}" \
+	grep -q "kinesisd_behind_latest_seconds{consumer=\"c1\",shard=\"shardId-00000000000$s\"}" \
 	    "$T/metrics.txt" || fail "no MillisBehindLatest for shard $s"
 done
 grep -q 'kinesisd_records_delivered_total{consumer="c1"} 6000' "$T/metrics.txt" ||

@@ -104,7 +104,7 @@ $PY - "$T/metrics.txt" <<'PYEOF' || fail "/metrics does not parse"
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
-assert "kinesisd_ipc_connections" in fams, sorted(fams)
+assert "kinesisd_ipc_open_connections" in fams, sorted(fams)
 PYEOF
 
 # --- SIGTERM: shutdown event, exit 0, socket removed, notify states.

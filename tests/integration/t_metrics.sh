@@ -121,18 +121,14 @@ for name, t in types.items():
     else:
         assert not name.endswith("_total"), "%s %s ends in _total" % (t, name)
     # Base units: seconds and bytes, not milliseconds or kilobytes.
-    # MillisBehindLatest keeps the KCL's name for now (a known gap, see
-    # the README's metrics list).
-    if name != "kinesisd_millis_behind_latest":
-        assert not re.search(r"(^|_)(millis|milliseconds|ms|kb|mb)(_|$)", name), \
-            "%s is not in base units" % name
+    assert not re.search(r"(^|_)(millis|milliseconds|ms|kb|mb)(_|$)", name), \
+        "%s is not in base units" % name
 # A gauge x and a counter x_total are one family name to OpenMetrics (and
-# to this parser); kinesisd_ipc_connections is such a pair today (a known
-# gap, listed in the README).
+# to this parser): none may clash.
 seen = {}
 for f in fams:
     seen[f.name] = seen.get(f.name, 0) + 1
-clash = {n for n, k in seen.items() if k > 1} - {"kinesisd_ipc_connections"}
+clash = {n for n, k in seen.items() if k > 1}
 assert not clash, "families that clash without their _total: %r" % clash
 for f in fams:
     if f.type != "histogram":
@@ -157,7 +153,7 @@ expect("kinesisd_up", "==", 1)
 expect("kinesisd_build_info", "==", 1)
 assert [s.labels["version"] for s in samples if s.name == "kinesisd_build_info"][0]
 assert abs(value("kinesisd_start_time_seconds") - time.time()) < 600
-assert has("kinesisd_ipc_connections")
+assert has("kinesisd_ipc_open_connections")
 expect("kinesisd_ipc_connections_total", ">=", 1, result="accepted")
 
 # --- producer (SPEC 6: user records ok/failed, Kinesis records and
@@ -177,7 +173,7 @@ assert has("kinesisd_aws_request_duration_seconds_bucket", service="kinesis")
 # --- consumer (SPEC 6: delivered/acked/redelivered, leases held,
 # MillisBehindLatest per shard, checkpoints ok/failed/throttled)
 needed = {"kinesisd_up", "kinesisd_build_info", "kinesisd_start_time_seconds",
-          "kinesisd_ipc_connections", "kinesisd_user_records_put",
+          "kinesisd_ipc_open_connections", "kinesisd_user_records_put",
           "kinesisd_user_records_failed", "kinesisd_kinesis_records_put",
           "kinesisd_put_records_requests", "kinesisd_outstanding_puts",
           "kinesisd_put_latency_seconds", "kinesisd_aws_requests"}
@@ -188,7 +184,7 @@ if consumer:
     expect("kinesisd_shards_held", "==", 2, consumer="c1")
     expect("kinesisd_leases_held", "==", 2, table="t-metrics-met-cons")
     shards = {s.labels["shard"] for s in samples
-              if s.name == "kinesisd_millis_behind_latest" and s.labels.get("consumer") == "c1"}
+              if s.name == "kinesisd_behind_latest_seconds" and s.labels.get("consumer") == "c1"}
     assert len(shards) == 2, shards
     expect("kinesisd_checkpoints_total", ">=", 1, result="ok")
     expect("kinesisd_lease_operations_total", ">=", 1, op="checkpoint", result="ok")
@@ -197,7 +193,7 @@ if consumer:
            operation="GetRecords")
     needed |= {"kinesisd_records_delivered", "kinesisd_records_acked",
                "kinesisd_records_redelivered", "kinesisd_shards_held",
-               "kinesisd_millis_behind_latest", "kinesisd_leases_held",
+               "kinesisd_behind_latest_seconds", "kinesisd_leases_held",
                "kinesisd_checkpoints", "kinesisd_lease_operations"}
 names = {f.name for f in fams}
 assert needed <= names, "missing families: %r" % sorted(needed - names)
