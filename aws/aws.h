@@ -34,7 +34,8 @@ struct aws_creds {
 	const char *provider; /* static: "environment", "web-identity", ... */
 };
 
-/* ---- SigV4 (aws/sigv4.c) --------------------------------------------------- */
+/* ---- SigV4 (aws/sigv4.c) ---------------------------------------------------
+ */
 
 /*
  * The derived signing key, cached per day, region, service and key id.
@@ -95,8 +96,8 @@ struct aws_credentials;
  * files (profile), container, EC2 IMDSv2.  Temporary credentials are
  * refreshed in the background before they expire.
  */
-struct aws_credentials *aws_credentials_new(struct event_base *,
-    struct aws_http *);
+struct aws_credentials *aws_credentials_new(
+    struct event_base *, struct aws_http *);
 void aws_credentials_free(struct aws_credentials *);
 
 /*
@@ -105,10 +106,10 @@ void aws_credentials_free(struct aws_credentials *);
  * creds NULL and err set when every provider failed.  creds is borrowed
  * until cb returns.
  */
-typedef void (*aws_credentials_cb)(const struct aws_creds *creds,
-    const char *err, void *arg);
-void aws_credentials_get(struct aws_credentials *, aws_credentials_cb,
-    void *arg);
+typedef void (*aws_credentials_cb)(
+    const struct aws_creds *creds, const char *err, void *arg);
+void aws_credentials_get(
+    struct aws_credentials *, aws_credentials_cb, void *arg);
 /* The cached credentials if fresh, else NULL (no I/O). */
 const struct aws_creds *aws_credentials_peek(struct aws_credentials *);
 /*
@@ -118,14 +119,14 @@ const struct aws_creds *aws_credentials_peek(struct aws_credentials *);
  */
 void aws_credentials_reset(struct aws_credentials *);
 /* Drops queued gets with this cb and arg: they will not be called. */
-void aws_credentials_cancel(struct aws_credentials *, aws_credentials_cb,
-    void *arg);
+void aws_credentials_cancel(
+    struct aws_credentials *, aws_credentials_cb, void *arg);
 /*
  * The wall clock used to judge expiry (default time(NULL)); tests inject
  * one.  Refresh timers run on the event loop, scheduled from this clock.
  */
-void aws_credentials_set_clock(struct aws_credentials *,
-    time_t (*clock)(void *arg), void *arg);
+void aws_credentials_set_clock(
+    struct aws_credentials *, time_t (*clock)(void *arg), void *arg);
 /* The region whose STS endpoint web identity uses (copied; NULL or an
  * invalid name: AWS_REGION etc., else the global endpoint). */
 void aws_credentials_set_region(struct aws_credentials *, const char *region);
@@ -191,8 +192,8 @@ int aws_region_local(const char *configured, char out[AWS_REGION_MAX],
  * NULL and err set when there is none.  Strings are borrowed until cb
  * returns; the query frees itself after cb.  NULL when out of memory.
  */
-typedef void (*aws_region_cb)(const char *region, const char *source,
-    const char *err, void *arg);
+typedef void (*aws_region_cb)(
+    const char *region, const char *source, const char *err, void *arg);
 struct aws_region_query;
 struct aws_region_query *aws_region_resolve(struct event_base *,
     struct aws_http *, const char *configured, aws_region_cb, void *arg);
@@ -219,10 +220,9 @@ const char *aws_imds_endpoint(char *buf, size_t len);
  * HTTP status, 0 with no response).  A cb may start the next get.
  * Returns -1 (cb never runs) when busy or out of memory.
  */
-typedef void (*aws_imds_cb)(long status, const char *body, size_t len,
-    const char *err, void *arg);
-int aws_imds_get(struct aws_imds *, const char *path, aws_imds_cb,
-    void *arg);
+typedef void (*aws_imds_cb)(
+    long status, const char *body, size_t len, const char *err, void *arg);
+int aws_imds_get(struct aws_imds *, const char *path, aws_imds_cb, void *arg);
 void aws_imds_cancel(struct aws_imds *);
 
 /* ---- HTTP on the event loop (aws/http.c) -------------------------------- */
@@ -262,7 +262,7 @@ struct aws_http_response {
 	int transport_err; /* 0, or the CURLcode that ended the transfer */
 	const char *error; /* transport error text, or NULL */
 	const char *body;  /* borrowed until the callback returns; never NULL,
-			    * always NUL-terminated after body_len bytes */
+	                    * always NUL-terminated after body_len bytes */
 	size_t body_len;
 	double seconds; /* time the request took */
 	/* x-amzn-RequestId (or x-amz-request-id) and x-amzn-ErrorType
@@ -279,8 +279,8 @@ struct aws_http_call;
  * Returns NULL (and never calls back) on a bad request or allocation
  * failure.  The call is freed after its callback returns.
  */
-struct aws_http_call *aws_http_send(struct aws_http *,
-    const struct aws_http_request *, aws_http_cb, void *arg);
+struct aws_http_call *aws_http_send(
+    struct aws_http *, const struct aws_http_request *, aws_http_cb, void *arg);
 /* The callback will not be called.  A no-op from inside the call's own
  * callback. */
 void aws_http_cancel(struct aws_http_call *);
@@ -289,20 +289,20 @@ void aws_http_cancel(struct aws_http_call *);
 
 enum aws_err {
 	AWS_OK,
-	AWS_ERR_THROTTLED,   /* ProvisionedThroughputExceeded, Throttling, ... */
-	AWS_ERR_RETRIABLE,   /* 5xx, InternalFailure, network, timeouts */
+	AWS_ERR_THROTTLED, /* ProvisionedThroughputExceeded, Throttling, ... */
+	AWS_ERR_RETRIABLE, /* 5xx, InternalFailure, network, timeouts */
 	AWS_ERR_CREDENTIALS, /* expired token: refresh, then retry */
 	AWS_ERR_TERMINAL,    /* everything else */
 };
 
 /* status, the error type (without namespace), the transport error. */
-enum aws_err aws_retry_classify(long status, const char *type,
-    int transport_err);
+enum aws_err aws_retry_classify(
+    long status, const char *type, int transport_err);
 const char *aws_err_name(enum aws_err);
 /* Capped exponential back-off with full jitter: a delay in ms for the
  * attempt-th retry (1-based), rnd a uniform random 32-bit value. */
-uint64_t aws_retry_backoff_ms(unsigned attempt, uint64_t base_ms,
-    uint64_t cap_ms, uint32_t rnd);
+uint64_t aws_retry_backoff_ms(
+    unsigned attempt, uint64_t base_ms, uint64_t cap_ms, uint32_t rnd);
 /* Whether a transport error (a CURLcode) is worth retrying: connection
  * failures, resets and timeouts are, a malformed URL or a certificate
  * that does not verify is not. */
@@ -320,7 +320,7 @@ struct aws_client_opts {
 	long request_timeout_ms;
 	int verify_certificate;
 	unsigned max_connections; /* calls in flight; more wait in a queue;
-				   * 0: 24 (the KPL's MaxConnections) */
+	                           * 0: 24 (the KPL's MaxConnections) */
 	unsigned max_attempts;    /* default for calls; 1 = no retries; 0: 3 */
 	unsigned retry_base_ms;   /* back-off base; 0: 100 */
 	unsigned retry_cap_ms;    /* back-off cap; 0: 10000 */
@@ -369,7 +369,8 @@ struct aws_call *aws_client_call(struct aws_client *, const char *operation,
     char *body, unsigned max_attempts, aws_call_cb, void *arg);
 /* A no-op from inside the call's own callback. */
 void aws_call_cancel(struct aws_call *);
-/* Whether the result is the AWS error type (e.g. "ResourceNotFoundException"). */
+/* Whether the result is the AWS error type (e.g. "ResourceNotFoundException").
+ */
 int aws_result_is(const struct aws_result *, const char *type);
 
 /* ---- base64 (aws/base64.c) ---------------------------------------------- */
@@ -381,7 +382,7 @@ char *aws_base64_encode(const void *data, size_t len, size_t *out_len);
 /* Decodes standard base64 with padding into a malloc'd buffer (one spare
  * NUL byte after *out_len bytes).  Returns 0, or -1 on invalid input or
  * allocation failure. */
-int aws_base64_decode(const char *in, size_t len, unsigned char **out,
-    size_t *out_len);
+int aws_base64_decode(
+    const char *in, size_t len, unsigned char **out, size_t *out_len);
 
 #endif

@@ -59,25 +59,28 @@ main(int argc, char **argv)
 		int klen = 0;
 		enum kpl_err rc = KPL_ERR_FULL;
 		if (i < n) {
-			klen = snprintf(key, sizeof(key), "k%zu", (i * 7919) % 10000);
+			klen = snprintf(
+			    key, sizeof(key), "k%zu", (i * 7919) % 10000);
 			memcpy(data, &i, sizeof(i) < size ? sizeof(i) : size);
-			rc = kpl_agg_add(agg, key, (size_t)klen, NULL, 0, data, size);
+			rc = kpl_agg_add(
+			    agg, key, (size_t)klen, NULL, 0, data, size);
 		}
 		if (rc == KPL_ERR_FULL) {
 			if (n_blobs == cap) {
 				cap *= 2;
-				if ((blobs = realloc(blobs, cap * sizeof(*blobs))) == NULL)
+				if ((blobs = realloc(
+				         blobs, cap * sizeof(*blobs))) == NULL)
 					return 1;
 			}
 			if (kpl_agg_count(agg) > 0) {
 				if (kpl_agg_finish(agg, &blobs[n_blobs].p,
-				    &blobs[n_blobs].len) != KPL_OK)
+				        &blobs[n_blobs].len) != KPL_OK)
 					return 1;
 				n_blobs++;
 			}
 			kpl_agg_reset(agg);
-			if (i < n && kpl_agg_add(agg, key, (size_t)klen, NULL, 0,
-			    data, size) != KPL_OK)
+			if (i < n && kpl_agg_add(agg, key, (size_t)klen, NULL,
+			                 0, data, size) != KPL_OK)
 				return 1;
 		} else if (rc != KPL_OK)
 			return 1;
@@ -96,7 +99,8 @@ main(int argc, char **argv)
 	w2 = clock_s(CLOCK_MONOTONIC);
 	c2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (got != n) {
-		fprintf(stderr, "aggbench: %zu of %zu records came back\n", got, n);
+		fprintf(
+		    stderr, "aggbench: %zu of %zu records came back\n", got, n);
 		return 1;
 	}
 	printf("{\"records\":%zu,\"aggregates\":%zu,"

@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IN_CAP  (8u << 20)
-#define OUT_CAP (32u << 20)
+#define IN_CAP   (8u << 20)
+#define OUT_CAP  (32u << 20)
 #define READ_MAX (2u << 20) /* answers to one read fit in OUT_CAP / 2 */
 
 struct io {
@@ -94,8 +94,8 @@ static char *
 io_room(struct io *io, size_t n)
 {
 	if (io->out_off > 0) {
-		memmove(io->out, io->out + io->out_off,
-		    io->out_len - io->out_off);
+		memmove(
+		    io->out, io->out + io->out_off, io->out_len - io->out_off);
 		io->out_len -= io->out_off;
 		io->out_off = 0;
 	}
@@ -107,8 +107,8 @@ static int
 io_flush(struct io *io)
 {
 	while (io->out_off < io->out_len) {
-		ssize_t w = write(io->fd, io->out + io->out_off,
-		    io->out_len - io->out_off);
+		ssize_t w = write(
+		    io->fd, io->out + io->out_off, io->out_len - io->out_off);
 		if (w > 0) {
 			io->out_off += (size_t)w;
 			continue;
@@ -125,7 +125,8 @@ io_flush(struct io *io)
 static int
 io_read(struct io *io, void (*line)(char *, size_t, void *), void *arg)
 {
-	size_t want = IN_CAP - io->in_len < READ_MAX ? IN_CAP - io->in_len : READ_MAX;
+	size_t want =
+	    IN_CAP - io->in_len < READ_MAX ? IN_CAP - io->in_len : READ_MAX;
 	ssize_t r = read(io->fd, io->in + io->in_len, want);
 	char *p, *nl, *end;
 
@@ -155,7 +156,8 @@ base64(const unsigned char *s, size_t n, char *o)
 	size_t j = 0, i;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		uint32_t v =
+		    (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
 		o[j++] = b64[v >> 18];
 		o[j++] = b64[(v >> 12) & 63];
 		o[j++] = b64[(v >> 6) & 63];
@@ -182,7 +184,8 @@ field_num(const char *line, const char *key)
 	return p != NULL ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
-/* ---- put ------------------------------------------------------------------ */
+/* ---- put ------------------------------------------------------------------
+ */
 
 struct put {
 	size_t n, ok, failed, answered;
@@ -248,8 +251,8 @@ put_format(char *out, const char *producer, unsigned char *data, size_t size,
 }
 
 static int
-cmd_put(const char *path, const char *producer, size_t n, size_t size,
-    double rate)
+cmd_put(
+    const char *path, const char *producer, size_t n, size_t size, double rate)
 {
 	struct put p = {.n = n};
 	struct io io;
@@ -274,8 +277,8 @@ cmd_put(const char *path, const char *producer, size_t n, size_t size,
 		if (all == NULL)
 			die("malloc");
 		for (i = 0; i < n; i++)
-			all_len += put_format(all + all_len, producer, data,
-			    size, enc, i);
+			all_len += put_format(
+			    all + all_len, producer, data, size, enc, i);
 	}
 	t0 = now_s();
 	deadline = t0 + 600;
@@ -289,12 +292,13 @@ cmd_put(const char *path, const char *producer, size_t n, size_t size,
 		if (all != NULL) {
 			if (all_off < all_len) {
 				size_t want = all_len - all_off < (1u << 20)
-				    ? all_len - all_off : (1u << 20);
+				                  ? all_len - all_off
+				                  : (1u << 20);
 				ssize_t w = write(io.fd, all + all_off, want);
 				if (w > 0)
 					all_off += (size_t)w;
 				else if (w == -1 && errno != EAGAIN &&
-				    errno != EINTR)
+				         errno != EINTR)
 					break;
 				if (all_off < all_len)
 					pfd.events |= POLLOUT;
@@ -304,9 +308,9 @@ cmd_put(const char *path, const char *producer, size_t n, size_t size,
 			if (due > n)
 				due = n;
 			while (i < due &&
-			    (room = io_room(&io, line_max)) != NULL) {
-				io.out_len += put_format(room, producer, data,
-				    size, enc, i);
+			       (room = io_room(&io, line_max)) != NULL) {
+				io.out_len += put_format(
+				    room, producer, data, size, enc, i);
 				p.sent_at[i] = t;
 				i++;
 			}
@@ -326,15 +330,17 @@ cmd_put(const char *path, const char *producer, size_t n, size_t size,
 	t_end = now_s();
 	qsort(p.lat, p.n_lat, sizeof(double), cmp_double);
 	/* Without a rate the latencies are queueing times: 0 = none. */
-	printf("{\"sent\":%zu,\"ok\":%zu,\"failed\":%zu,\"seconds\":%.3f,"
-	       "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
+	printf(
+	    "{\"sent\":%zu,\"ok\":%zu,\"failed\":%zu,\"seconds\":%.3f,"
+	    "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
 	    i, p.ok, p.failed, t_end - t0, (double)p.answered / (t_end - t0),
 	    pct(p.lat, p.n_lat, 0.5), pct(p.lat, p.n_lat, 0.99),
 	    pct(p.lat, p.n_lat, 0.999));
 	return p.ok == n ? 0 : 1;
 }
 
-/* ---- raw-serve ------------------------------------------------------------- */
+/* ---- raw-serve -------------------------------------------------------------
+ */
 
 struct raw {
 	struct io *io;
@@ -400,13 +406,16 @@ cmd_raw_serve(const char *path)
 		struct timespec ts;
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 		printf("{\"lines\":%llu,\"cpu_us\":%.3f}\n", r.n,
-		    r.n > 0 ? ((double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3) /
-		        (double)r.n : 0);
+		    r.n > 0
+		        ? ((double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3) /
+		              (double)r.n
+		        : 0);
 	}
 	return 0;
 }
 
-/* ---- consume --------------------------------------------------------------- */
+/* ---- consume ---------------------------------------------------------------
+ */
 
 struct cons {
 	struct io *io;
@@ -455,7 +464,8 @@ cons_line(char *line, size_t len, void *arg)
 	if ((room = io_room(c->io, 400)) == NULL)
 		return; /* cannot happen: flushed before reading */
 	c->io->out_len += (size_t)sprintf(room,
-	    "{\"op\":\"ack\",\"consumer\":\"%s\",\"shard\":\"%s\",\"seq\":\"%s\","
+	    "{\"op\":\"ack\",\"consumer\":\"%s\",\"shard\":\"%s\",\"seq\":\"%"
+	    "s\","
 	    "\"subseq\":%lld}\n",
 	    c->consumer, shard, seq, subseq);
 }
@@ -473,7 +483,8 @@ cmd_consume(const char *path, const char *consumer, size_t n, size_t mif)
 	room = io_room(&io, 256);
 	io.out_len += (size_t)sprintf(room,
 	    "{\"op\":\"subscribe\",\"consumer\":\"%s\",\"max_in_flight\":%zu,"
-	    "\"id\":1}\n", consumer, mif);
+	    "\"id\":1}\n",
+	    consumer, mif);
 	deadline = now_s() + 600;
 	while (c.got < n && now_s() < deadline) {
 		struct pollfd pfd = {.fd = io.fd, .events = 0};

@@ -20,22 +20,22 @@
 
 /* The KPL keys a producer honours (names as in the KPL's config). */
 struct conf_kpl {
-	int aggregation_enabled;          /* AggregationEnabled */
-	uint64_t aggregation_max_count;   /* AggregationMaxCount */
-	uint64_t aggregation_max_size;    /* AggregationMaxSize, bytes */
-	uint64_t collection_max_count;    /* CollectionMaxCount */
-	uint64_t collection_max_size;     /* CollectionMaxSize, bytes */
-	uint64_t connect_timeout;         /* ConnectTimeout, ms */
-	int fail_if_throttled;            /* FailIfThrottled */
-	uint64_t max_connections;         /* MaxConnections */
-	uint64_t rate_limit;              /* RateLimit, % of shard limit */
+	int aggregation_enabled;           /* AggregationEnabled */
+	uint64_t aggregation_max_count;    /* AggregationMaxCount */
+	uint64_t aggregation_max_size;     /* AggregationMaxSize, bytes */
+	uint64_t collection_max_count;     /* CollectionMaxCount */
+	uint64_t collection_max_size;      /* CollectionMaxSize, bytes */
+	uint64_t connect_timeout;          /* ConnectTimeout, ms */
+	int fail_if_throttled;             /* FailIfThrottled */
+	uint64_t max_connections;          /* MaxConnections */
+	uint64_t rate_limit;               /* RateLimit, % of shard limit */
 	uint64_t record_max_buffered_time; /* RecordMaxBufferedTime, ms */
-	uint64_t record_ttl;              /* RecordTtl, ms */
-	char *region;                     /* Region; NULL: the daemon's */
-	uint64_t request_timeout;         /* RequestTimeout, ms */
-	int verify_certificate;           /* VerifyCertificate */
-	char *kinesis_endpoint;           /* KinesisEndpoint; NULL: default */
-	uint64_t kinesis_port;            /* KinesisPort */
+	uint64_t record_ttl;               /* RecordTtl, ms */
+	char *region;                      /* Region; NULL: the daemon's */
+	uint64_t request_timeout;          /* RequestTimeout, ms */
+	int verify_certificate;            /* VerifyCertificate */
+	char *kinesis_endpoint;            /* KinesisEndpoint; NULL: default */
+	uint64_t kinesis_port;             /* KinesisPort */
 };
 
 struct conf_producer {
@@ -67,23 +67,30 @@ struct conf_checkpointer {
 };
 
 struct conf_kcl {
-	enum conf_initial_position initial_position; /* initialPositionInStream */
-	char *initial_timestamp;      /* initialTimestamp (ISO 8601 or epoch s) */
+	enum conf_initial_position
+	    initial_position;    /* initialPositionInStream */
+	char *initial_timestamp; /* initialTimestamp (ISO 8601 or epoch s) */
 	char *initial_sequence_number; /* initialSequenceNumber */
-	uint64_t max_records;                       /* maxRecords */
-	uint64_t idle_time_between_reads_millis;    /* idleTimeBetweenReadsInMillis */
-	uint64_t failover_time_millis;              /* failoverTimeMillis */
-	uint64_t shard_sync_interval_millis;        /* shardSyncIntervalMillis */
-	int cleanup_leases_upon_shard_completion;   /* cleanupLeasesUponShardCompletion */
-	uint64_t parent_shard_poll_interval_millis; /* parentShardPollIntervalMillis */
+	uint64_t max_records;          /* maxRecords */
+	uint64_t
+	    idle_time_between_reads_millis;  /* idleTimeBetweenReadsInMillis */
+	uint64_t failover_time_millis;       /* failoverTimeMillis */
+	uint64_t shard_sync_interval_millis; /* shardSyncIntervalMillis */
+	int cleanup_leases_upon_shard_completion; /* cleanupLeasesUponShardCompletion
+	                                           */
+	uint64_t parent_shard_poll_interval_millis; /* parentShardPollIntervalMillis
+	                                             */
 	uint64_t task_backoff_time_millis;          /* taskBackoffTimeMillis */
 	uint64_t max_leases_for_worker;             /* maxLeasesForWorker */
-	uint64_t max_leases_to_steal_at_one_time;   /* maxLeasesToStealAtOneTime */
-	uint64_t initial_lease_table_read_capacity; /* initialLeaseTableReadCapacity */
-	uint64_t initial_lease_table_write_capacity; /* initialLeaseTableWriteCapacity */
-	char *worker_id;       /* workerId; conf_load fills <hostname>:<uuid> */
-	char *table_name;      /* tableName; conf_load fills <app>-<stream> */
-	char *region_name;     /* regionName; NULL: the daemon's */
+	uint64_t
+	    max_leases_to_steal_at_one_time; /* maxLeasesToStealAtOneTime */
+	uint64_t initial_lease_table_read_capacity; /* initialLeaseTableReadCapacity
+	                                             */
+	uint64_t initial_lease_table_write_capacity; /* initialLeaseTableWriteCapacity
+	                                              */
+	char *worker_id;   /* workerId; conf_load fills <hostname>:<uuid> */
+	char *table_name;  /* tableName; conf_load fills <app>-<stream> */
+	char *region_name; /* regionName; NULL: the daemon's */
 	char *kinesis_endpoint; /* kinesisEndpoint; NULL: the daemon's */
 	/* Derived by conf_load: initialTimestamp in ms since the epoch, 0 when
 	 * unset. */
@@ -101,17 +108,17 @@ struct conf_consumer {
 struct conf {
 	char *path;             /* the file loaded, or NULL for defaults */
 	char *application_name; /* application-name */
-	char *region;           /* region, else env, profile, IMDS; may be NULL */
-	char *socket;           /* socket */
-	unsigned socket_mode;   /* socket-mode, parsed from octal "0660" */
-	uint64_t max_line_bytes; /* max-line-bytes */
+	char *region;         /* region, else env, profile, IMDS; may be NULL */
+	char *socket;         /* socket */
+	unsigned socket_mode; /* socket-mode, parsed from octal "0660" */
+	uint64_t max_line_bytes;  /* max-line-bytes */
 	uint64_t max_connections; /* max-connections */
 	uint64_t
 	    partial_line_timeout_seconds; /* partial-line-timeout-seconds */
 	uint64_t max_unanswered_puts; /* max-unanswered-puts; 0 = unlimited */
-	uint32_t *allowed_uids;  /* allowed-uids */
+	uint32_t *allowed_uids;       /* allowed-uids */
 	size_t n_allowed_uids;
-	uint32_t *allowed_gids;  /* allowed-gids */
+	uint32_t *allowed_gids; /* allowed-gids */
 	size_t n_allowed_gids;
 	char *http_listen;       /* http-listen; "" disables */
 	int log_level;           /* log.level, an enum log_level */
@@ -148,10 +155,10 @@ struct conf *conf_load_string(const char *text, const char *name, char **cause);
 
 void conf_free(struct conf *);
 
-const struct conf_producer *conf_producer_find(const struct conf *,
-    const char *name);
-const struct conf_consumer *conf_consumer_find(const struct conf *,
-    const char *name);
+const struct conf_producer *conf_producer_find(
+    const struct conf *, const char *name);
+const struct conf_consumer *conf_consumer_find(
+    const struct conf *, const char *name);
 
 /* --check-config: the effective merged configuration, as YAML. */
 void conf_print(const struct conf *, FILE *);

@@ -39,8 +39,7 @@ void consumers_free(struct consumers *);
  * largest shutdownTimeoutSeconds).  With gracefulShutdownHook false a
  * consumer stops at once, without the final checkpoint.
  */
-void consumers_shutdown(struct consumers *, void (*done)(void *arg),
-    void *arg);
+void consumers_shutdown(struct consumers *, void (*done)(void *arg), void *arg);
 
 /* Fills the stats reply's "consumers" object, one member per consumer. */
 void consumers_stats(struct consumers *, cJSON *consumers_obj);

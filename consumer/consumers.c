@@ -472,8 +472,8 @@ on_lease_list(const struct lease_info *v, size_t n, const char *err, void *arg)
 		ipc_conn_release(r->conn);
 		/* SPEC's error codes are all about the request; a table that
 		 * cannot be read now is said inside the reply instead. */
-		cJSON *m = leases_msg(r, err == NULL ? v : NULL,
-		    err == NULL ? n : 0);
+		cJSON *m =
+		    leases_msg(r, err == NULL ? v : NULL, err == NULL ? n : 0);
 		if (m != NULL && err != NULL)
 			cJSON_AddStringToObject(m, "error", err);
 		ipc_conn_send(r->conn, m);

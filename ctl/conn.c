@@ -17,7 +17,7 @@
 int
 ctl_connect(struct ctl_conn *c, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	memset(c, 0, sizeof(*c));
 	c->path = path;
@@ -28,9 +28,11 @@ ctl_connect(struct ctl_conn *c, const char *path)
 	strcpy(sun.sun_path, path);
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "kinesisctl: cannot connect to %s: %s\n"
+		fprintf(stderr,
+		    "kinesisctl: cannot connect to %s: %s\n"
 		    "  is kinesisd running? (-s SOCKET or $KINESISD_SOCKET "
-		    "choose another socket)\n", path, strerror(errno));
+		    "choose another socket)\n",
+		    path, strerror(errno));
 		if (c->fd != -1)
 			close(c->fd);
 		c->fd = -1;
@@ -81,7 +83,7 @@ ctl_recv(struct ctl_conn *c, int timeout_ms)
 {
 	for (;;) {
 		char *nl = c->len > 0 ? memchr(c->buf, '\n', c->len) : NULL;
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		ssize_t n;
 
 		if (nl != NULL) {
@@ -92,7 +94,7 @@ ctl_recv(struct ctl_conn *c, int timeout_ms)
 			if (m != NULL)
 				return m;
 			fprintf(stderr, "kinesisctl: ignoring a reply that is "
-			    "not JSON\n");
+			                "not JSON\n");
 			continue;
 		}
 		if (c->cap - c->len < 65536) {

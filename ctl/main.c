@@ -10,18 +10,18 @@
 
 #include "ctl/ctl.h"
 
-#define EXIT_USAGE 64
+#define EXIT_USAGE     64
 #define DEFAULT_SOCKET "/run/kinesisd/kinesisd.sock"
 
 static const struct {
 	const char *name;
 	int (*fn)(struct ctl_conn *, int, char **);
 } commands[] = {
-	{ "ping", ctl_cmd_ping },
-	{ "stats", ctl_cmd_stats },
-	{ "put", ctl_cmd_put },
-	{ "tail", ctl_cmd_tail },
-	{ "leases", ctl_cmd_leases },
+    {"ping", ctl_cmd_ping},
+    {"stats", ctl_cmd_stats},
+    {"put", ctl_cmd_put},
+    {"tail", ctl_cmd_tail},
+    {"leases", ctl_cmd_leases},
 };
 
 static void
@@ -33,11 +33,15 @@ usage(FILE *f)
 	    "  ping                      exit 0 when the daemon answers\n"
 	    "  stats                     the daemon's counters\n"
 	    "  put PRODUCER [--key K] [--ehk HASHKEY] [DATA ...]\n"
-	    "                            one record per DATA, or per line of stdin;\n"
-	    "                            waits for every result (exit 1 if any failed)\n"
+	    "                            one record per DATA, or per line of "
+	    "stdin;\n"
+	    "                            waits for every result (exit 1 if any "
+	    "failed)\n"
 	    "  tail CONSUMER [-n COUNT] [--no-ack] [--json]\n"
-	    "                            print records' data (or whole messages),\n"
-	    "                            acking each; stop after COUNT records\n"
+	    "                            print records' data (or whole "
+	    "messages),\n"
+	    "                            acking each; stop after COUNT "
+	    "records\n"
 	    "  leases CONSUMER           the consumer's lease table\n"
 	    "\n"
 	    "SOCKET defaults to $KINESISD_SOCKET, else " DEFAULT_SOCKET ".\n");
@@ -54,7 +58,8 @@ ctl_cmd_ping(struct ctl_conn *c, int argc, char **argv)
 	cJSON_AddStringToObject(req, "op", "ping");
 	if ((reply = ctl_request(c, req, 5000)) != NULL) {
 		const cJSON *op = cJSON_GetObjectItem(reply, "op");
-		if (cJSON_IsString(op) && strcmp(op->valuestring, "pong") == 0) {
+		if (cJSON_IsString(op) &&
+		    strcmp(op->valuestring, "pong") == 0) {
 			printf("pong from %s\n", c->path);
 			rc = 0;
 		}
@@ -94,9 +99,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = getenv("KINESISD_SOCKET");
 	struct ctl_conn c;

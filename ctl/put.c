@@ -58,8 +58,8 @@ put_send(struct ctl_conn *c, struct put_state *st, const char *text)
 
 	cJSON_AddStringToObject(m, "op", "put");
 	cJSON_AddStringToObject(m, "producer", st->producer);
-	cJSON_AddStringToObject(m, "key",
-	    st->key != NULL ? st->key : random_key(key));
+	cJSON_AddStringToObject(
+	    m, "key", st->key != NULL ? st->key : random_key(key));
 	if (st->ehk != NULL)
 		cJSON_AddStringToObject(m, "ehk", st->ehk);
 	cJSON_AddStringToObject(m, "text", text);
@@ -90,7 +90,7 @@ put_reply(struct put_state *st, cJSON *m)
 			    cJSON_IsString(msg) ? msg->valuestring : "");
 		if (strcmp(o, "error") == 0 && cJSON_IsString(e) &&
 		    (strcmp(e->valuestring, "unknown_producer") == 0 ||
-			strcmp(e->valuestring, "shutting_down") == 0))
+		        strcmp(e->valuestring, "shutting_down") == 0))
 			return -1;
 	}
 	return 0;
@@ -120,11 +120,11 @@ int
 ctl_cmd_put(struct ctl_conn *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "ehk", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 },
+	    {"key", required_argument, NULL, 'k'},
+	    {"ehk", required_argument, NULL, 'e'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct put_state st = { 0 };
+	struct put_state st = {0};
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -140,14 +140,15 @@ ctl_cmd_put(struct ctl_conn *c, int argc, char **argv)
 			st.ehk = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: kinesisctl put PRODUCER [--key K] "
+			fprintf(stderr,
+			    "usage: kinesisctl put PRODUCER [--key K] "
 			    "[--ehk HASHKEY] [DATA ...]\n");
 			return 64;
 		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "usage: kinesisctl put PRODUCER [--key K] "
-		    "[--ehk HASHKEY] [DATA ...]\n");
+		                "[--ehk HASHKEY] [DATA ...]\n");
 		return 64;
 	}
 	st.producer = argv[optind++];

@@ -28,7 +28,10 @@
 #define EXIT_USAGE 64
 
 static const char *const kd_state_names[] = {
-	"starting", "running", "stopping", "stopped",
+    "starting",
+    "running",
+    "stopping",
+    "stopped",
 };
 
 const char *
@@ -43,7 +46,8 @@ static void
 kd_metric_up(struct kd *kd)
 {
 	struct metric *f = metrics_gauge(kd->metrics, "kinesisd_up",
-	    "1 while kinesisd serves, 0 while starting or shutting down.", NULL);
+	    "1 while kinesisd serves, 0 while starting or shutting down.",
+	    NULL);
 
 	metric_set(metric_series(f), kd->state == KD_RUNNING ? 1 : 0);
 }
@@ -53,8 +57,8 @@ kd_set_state(struct kd *kd, enum kd_state next)
 {
 	if (kd->state == next)
 		return;
-	log_info("daemon", "%s -> %s", kd_strstate(kd->state),
-	    kd_strstate(next));
+	log_info(
+	    "daemon", "%s -> %s", kd_strstate(kd->state), kd_strstate(next));
 	kd->state = next;
 	kd_metric_up(kd);
 	switch (next) {
@@ -78,9 +82,11 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kinesisd [-c FILE] [--check-config | --print-defaults]\n"
 	    "\n"
-	    "  -c, --config FILE   configuration (default $KINESISD_CONFIG, else\n"
+	    "  -c, --config FILE   configuration (default $KINESISD_CONFIG, "
+	    "else\n"
 	    "                      /etc/kinesisd/kinesisd.yaml)\n"
-	    "      --check-config  validate, print the merged configuration, exit\n"
+	    "      --check-config  validate, print the merged configuration, "
+	    "exit\n"
 	    "      --print-defaults print the built-in defaults as YAML, exit\n"
 	    "      --version       print the version, exit\n"
 	    "  -h, --help          this text\n");
@@ -112,7 +118,7 @@ stop_finish(evutil_socket_t fd, short what, void *arg)
 static void
 stop_part_done(void *arg)
 {
-	struct timeval soon = { 0, 100000 };
+	struct timeval soon = {0, 100000};
 	struct kd *kd = arg;
 	cJSON *m;
 
@@ -128,7 +134,7 @@ stop_part_done(void *arg)
 void
 kd_shutdown(struct kd *kd, const char *reason)
 {
-	struct timeval limit = { 0, 0 };
+	struct timeval limit = {0, 0};
 	cJSON *m;
 
 	if (kd->state == KD_STOPPING || kd->state == KD_STOPPED)
@@ -144,7 +150,8 @@ kd_shutdown(struct kd *kd, const char *reason)
 	/* The longest consumer shutdownTimeoutSeconds bounds it all. */
 	limit.tv_sec = 25;
 	for (size_t i = 0; i < kd->conf->n_consumers; i++) {
-		uint64_t t = kd->conf->consumers[i].worker.shutdown_timeout_seconds;
+		uint64_t t =
+		    kd->conf->consumers[i].worker.shutdown_timeout_seconds;
 		if ((time_t)t > limit.tv_sec)
 			limit.tv_sec = (time_t)t;
 	}
@@ -170,7 +177,8 @@ kd_shutdown(struct kd *kd, const char *reason)
 	stop_part_done(kd);
 }
 
-/* ---- signals and the watchdog ---------------------------------------------- */
+/* ---- signals and the watchdog ----------------------------------------------
+ */
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -196,7 +204,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		log_reopen();
 		aws_credentials_reset(kd->creds);
 		log_info("daemon", "SIGHUP: logs reopened, credentials will be "
-		    "read again");
+		                   "read again");
 		break;
 	}
 }
@@ -245,7 +253,7 @@ on_credentials(const struct aws_creds *creds, const char *err, void *arg)
 static void
 kd_serve(struct kd *kd)
 {
-	struct ipc_opts io = { 0 };
+	struct ipc_opts io = {0};
 	char *cause = NULL;
 
 	io.path = kd->conf->socket;
@@ -261,17 +269,18 @@ kd_serve(struct kd *kd)
 	io.max_unanswered = (size_t)kd->conf->max_unanswered_puts;
 	if ((kd->ipc = ipc_server_new(kd->base, &io, kd->metrics, &cause)) ==
 	    NULL)
-		log_fatalx(1, "ipc", "%s", cause != NULL ? cause : "out of memory");
+		log_fatalx(
+		    1, "ipc", "%s", cause != NULL ? cause : "out of memory");
 	if (kd_ops_register(kd) == -1)
 		log_fatalx(1, "daemon", "cannot register socket ops");
 	log_info("ipc", "listening on %s%s", kd->conf->socket,
 	    io.inherited_fd != -1 ? " (socket from systemd)" : "");
 
 	if ((kd->producers = producers_new(kd->base, kd->conf, kd->aws,
-		 kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
+	         kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
 		log_fatalx(1, "producer", "%s", cause != NULL ? cause : "?");
 	if ((kd->consumers = consumers_new(kd->base, kd->conf, kd->aws,
-		 kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
+	         kd->creds, kd->region, kd->ipc, kd->metrics, &cause)) == NULL)
 		log_fatalx(1, "consumer", "%s", cause != NULL ? cause : "?");
 	if (kd->conf->n_producers > 0 || kd->conf->n_consumers > 0) {
 		aws_credentials_set_region(kd->creds, kd->region);
@@ -290,8 +299,10 @@ on_region(const char *region, const char *source, const char *err, void *arg)
 		return;
 	if (region == NULL) {
 		if (kd->conf->n_producers > 0 || kd->conf->n_consumers > 0)
-			log_fatalx(1, "aws", "no AWS region: %s; set 'region' in "
-			    "the configuration or AWS_REGION", err);
+			log_fatalx(1, "aws",
+			    "no AWS region: %s; set 'region' in "
+			    "the configuration or AWS_REGION",
+			    err);
 	} else {
 		if ((kd->region = strdup(region)) == NULL)
 			log_fatalx(1, "aws", "out of memory");
@@ -328,11 +339,13 @@ kd_start(struct kd *kd)
 	kd->ev_sighup = evsignal_new(kd->base, SIGHUP, on_signal, kd);
 	if (kd->ev_sigterm == NULL || kd->ev_sigint == NULL ||
 	    kd->ev_sighup == NULL || evsignal_add(kd->ev_sigterm, NULL) ||
-	    evsignal_add(kd->ev_sigint, NULL) || evsignal_add(kd->ev_sighup, NULL))
+	    evsignal_add(kd->ev_sigint, NULL) ||
+	    evsignal_add(kd->ev_sighup, NULL))
 		log_fatalx(1, "daemon", "cannot install signal handlers");
 
 	if ((kd->aws = aws_http_new(kd->base, &cause)) == NULL)
-		log_fatalx(1, "aws", "%s", cause != NULL ? cause : "out of memory");
+		log_fatalx(
+		    1, "aws", "%s", cause != NULL ? cause : "out of memory");
 	if ((kd->creds = aws_credentials_new(kd->base, kd->aws)) == NULL)
 		log_fatalx(1, "aws", "out of memory");
 
@@ -348,18 +361,18 @@ kd_start(struct kd *kd)
 
 	if ((kd->watchdog_usec = kd_notify_watchdog_usec()) > 0) {
 		struct timeval half = {
-			.tv_sec = (time_t)(kd->watchdog_usec / 2 / 1000000),
-			.tv_usec = (suseconds_t)(kd->watchdog_usec / 2 % 1000000),
+		    .tv_sec = (time_t)(kd->watchdog_usec / 2 / 1000000),
+		    .tv_usec = (suseconds_t)(kd->watchdog_usec / 2 % 1000000),
 		};
-		kd->ev_watchdog = event_new(kd->base, -1, EV_PERSIST,
-		    on_watchdog, kd);
+		kd->ev_watchdog =
+		    event_new(kd->base, -1, EV_PERSIST, on_watchdog, kd);
 		if (kd->ev_watchdog == NULL ||
 		    event_add(kd->ev_watchdog, &half) == -1)
 			log_fatalx(1, "daemon", "cannot arm the watchdog");
 	}
 	/* The socket opens once the region is known, with every op ready. */
-	kd->region_query = aws_region_resolve(kd->base, kd->aws, kd->conf->region,
-	    on_region, kd);
+	kd->region_query = aws_region_resolve(
+	    kd->base, kd->aws, kd->conf->region, on_region, kd);
 	if (kd->region_query == NULL)
 		log_fatalx(1, "aws", "out of memory");
 }
@@ -397,15 +410,15 @@ main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_DEFAULTS, OPT_REFERENCE, OPT_VERSION };
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, OPT_CHECK },
-		{ "print-defaults", no_argument, NULL, OPT_DEFAULTS },
-		{ "print-reference", no_argument, NULL, OPT_REFERENCE },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"print-defaults", no_argument, NULL, OPT_DEFAULTS},
+	    {"print-reference", no_argument, NULL, OPT_REFERENCE},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct kd kd = { .state = KD_STARTING };
+	struct kd kd = {.state = KD_STARTING};
 	const char *path = NULL;
 	int ch, check = 0;
 	char *cause = NULL;

@@ -18,7 +18,7 @@
 void
 kd_notify(const char *state)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	const char *path = getenv("NOTIFY_SOCKET");
 	socklen_t len;
 	size_t n;
@@ -35,7 +35,7 @@ kd_notify(const char *state)
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return;
 	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		(struct sockaddr *)&sun, len) == -1)
+	        (struct sockaddr *)&sun, len) == -1)
 		log_warn("daemon", "sd_notify %s", path);
 	close(fd);
 }
@@ -67,11 +67,12 @@ kd_listen_fd(void)
 
 	if (pid == NULL || fds == NULL)
 		return -1;
-	if (strtol(pid, NULL, 10) != (long)getpid() || strtol(fds, NULL, 10) < 1)
+	if (strtol(pid, NULL, 10) != (long)getpid() ||
+	    strtol(fds, NULL, 10) < 1)
 		return -1;
 	if (strtol(fds, NULL, 10) > 1)
-		log_warnx("daemon", "LISTEN_FDS=%s: serving the first socket only",
-		    fds);
+		log_warnx("daemon",
+		    "LISTEN_FDS=%s: serving the first socket only", fds);
 	/* Children must not inherit these. */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");

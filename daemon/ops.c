@@ -33,11 +33,11 @@ op_hello(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	producers = cJSON_AddArrayToObject(m, "producers");
 	consumers = cJSON_AddArrayToObject(m, "consumers");
 	for (size_t i = 0; producers != NULL && i < kd->conf->n_producers; i++)
-		cJSON_AddItemToArray(producers,
-		    cJSON_CreateString(kd->conf->producers[i].name));
+		cJSON_AddItemToArray(
+		    producers, cJSON_CreateString(kd->conf->producers[i].name));
 	for (size_t i = 0; consumers != NULL && i < kd->conf->n_consumers; i++)
-		cJSON_AddItemToArray(consumers,
-		    cJSON_CreateString(kd->conf->consumers[i].name));
+		cJSON_AddItemToArray(
+		    consumers, cJSON_CreateString(kd->conf->consumers[i].name));
 	ipc_conn_send(c, m);
 }
 
@@ -52,10 +52,10 @@ op_stats(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		return;
 	cJSON_AddStringToObject(m, "server", "kinesisd/" KD_VERSION);
 	cJSON_AddStringToObject(m, "state", kd_strstate(kd->state));
-	cJSON_AddNumberToObject(m, "uptime_seconds",
-	    (double)(time(NULL) - kd->started));
-	cJSON_AddNumberToObject(m, "connections",
-	    (double)ipc_server_conn_count(kd->ipc));
+	cJSON_AddNumberToObject(
+	    m, "uptime_seconds", (double)(time(NULL) - kd->started));
+	cJSON_AddNumberToObject(
+	    m, "connections", (double)ipc_server_conn_count(kd->ipc));
 	producers_stats(kd->producers, cJSON_AddObjectToObject(m, "producers"));
 	consumers_stats(kd->consumers, cJSON_AddObjectToObject(m, "consumers"));
 	ipc_conn_send(c, m);

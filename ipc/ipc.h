@@ -23,16 +23,17 @@ struct ipc_server;
 struct ipc_conn;
 
 struct ipc_opts {
-	const char *path;        /* socket path; its folder is made 0750 */
-	unsigned mode;           /* socket-mode, e.g. 0660 */
-	int inherited_fd;        /* a listening fd from systemd, or -1 */
-	size_t max_line;         /* max-line-bytes */
-	const uint32_t *uids;    /* allowed-uids; with gids both empty: all */
+	const char *path;     /* socket path; its folder is made 0750 */
+	unsigned mode;        /* socket-mode, e.g. 0660 */
+	int inherited_fd;     /* a listening fd from systemd, or -1 */
+	size_t max_line;      /* max-line-bytes */
+	const uint32_t *uids; /* allowed-uids; with gids both empty: all */
 	size_t n_uids;
-	const uint32_t *gids;    /* allowed-gids */
+	const uint32_t *gids; /* allowed-gids */
 	size_t n_gids;
-	size_t max_conns;        /* 0: 1024 */
-	size_t out_high_water;   /* bytes queued before a conn is "full"; 0: 4 MiB */
+	size_t max_conns; /* 0: 1024 */
+	size_t
+	    out_high_water; /* bytes queued before a conn is "full"; 0: 4 MiB */
 	/* Seconds a connection may hold part of a line without completing
 	 * one; then it gets an error and is closed.  Also the time a closing
 	 * connection gets to read its last replies.  0: 30. */
@@ -56,8 +57,8 @@ size_t ipc_server_conn_count(const struct ipc_server *);
  * A handler for one op.  id is the request's "id" (NULL when absent), to
  * echo in replies; req and id are borrowed until the handler returns.
  */
-typedef void (*ipc_handler)(struct ipc_conn *, const cJSON *req,
-    const cJSON *id, void *arg);
+typedef void (*ipc_handler)(
+    struct ipc_conn *, const cJSON *req, const cJSON *id, void *arg);
 int ipc_register(struct ipc_server *, const char *op, ipc_handler, void *arg);
 
 /* Hooks on every connection: closed (before it is freed), and output
@@ -120,7 +121,7 @@ void *ipc_conn_data(const struct ipc_conn *, enum ipc_slot);
 void ipc_conn_set_data(struct ipc_conn *, enum ipc_slot, void *);
 
 /* Peer credentials from SO_PEERCRED. */
-void ipc_conn_peer(const struct ipc_conn *, uint32_t *uid, uint32_t *gid,
-    int32_t *pid);
+void ipc_conn_peer(
+    const struct ipc_conn *, uint32_t *uid, uint32_t *gid, int32_t *pid);
 
 #endif

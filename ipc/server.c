@@ -62,8 +62,8 @@ struct ipc_conn {
 	struct event *line_ev;
 	uint64_t id;
 	enum conn_state state;
-	unsigned paused; /* IPC_PAUSE_* bits */
-	int full;        /* output went above the high-water mark */
+	unsigned paused;   /* IPC_PAUSE_* bits */
+	int full;          /* output went above the high-water mark */
 	size_t unanswered; /* requests held by modules (ipc_conn_hold) */
 	size_t scanned;    /* input bytes known to hold no end of line */
 	uint32_t uid, gid;
@@ -86,7 +86,7 @@ struct ipc_hook {
 struct ipc_server {
 	struct event_base *base;
 	struct evconnlistener *listener;
-	char *path;    /* removed at free when we created it */
+	char *path; /* removed at free when we created it */
 	int own_path;
 	size_t max_line, max_conns, high, low;
 	size_t max_unanswered;  /* 0: unlimited */
@@ -121,7 +121,8 @@ conn_set_state(struct ipc_conn *c, enum conn_state next)
 	c->state = next;
 }
 
-/* ---- closing and freeing -------------------------------------------------- */
+/* ---- closing and freeing --------------------------------------------------
+ */
 
 static void
 conn_free(struct ipc_conn *c)
@@ -158,8 +159,8 @@ conn_close(struct ipc_conn *c, const char *why)
 
 	if (c->state == CONN_DEAD)
 		return;
-	log_debug("ipc", "conn %llu closed: %s", (unsigned long long)c->id,
-	    why);
+	log_debug(
+	    "ipc", "conn %llu closed: %s", (unsigned long long)c->id, why);
 	conn_set_state(c, CONN_DEAD);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(c->line_ev);
@@ -258,8 +259,8 @@ ipc_conn_send(struct ipc_conn *c, cJSON *msg)
 }
 
 void
-ipc_conn_error(struct ipc_conn *c, const cJSON *id, const char *code,
-    const char *fmt, ...)
+ipc_conn_error(
+    struct ipc_conn *c, const cJSON *id, const char *code, const char *fmt, ...)
 {
 	char message[512];
 	va_list ap;
@@ -288,13 +289,14 @@ ipc_server_broadcast(struct ipc_server *srv, cJSON *msg)
 		return;
 	if ((text = cJSON_PrintUnformatted(msg)) != NULL) {
 		TAILQ_FOREACH(c, &srv->conns, entry)
-			conn_write_line(c, text);
+		conn_write_line(c, text);
 		free(text);
 	}
 	cJSON_Delete(msg);
 }
 
-/* ---- back-pressure --------------------------------------------------------- */
+/* ---- back-pressure ---------------------------------------------------------
+ */
 
 void
 ipc_conn_pause(struct ipc_conn *c, unsigned reason)
@@ -490,8 +492,8 @@ conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 			srv->ops[i].fn(c, req, id, srv->ops[i].arg);
 			goto done;
 		}
-	ipc_conn_error(c, id, "unknown_op", "unknown op \"%.64s\"",
-	    op->valuestring);
+	ipc_conn_error(
+	    c, id, "unknown_op", "unknown op \"%.64s\"", op->valuestring);
 done:
 	cJSON_Delete(req);
 }
@@ -499,7 +501,8 @@ done:
 static void
 conn_too_large(struct ipc_conn *c)
 {
-	log_warnx("ipc", "conn %llu (pid %d): line longer than %zu bytes; "
+	log_warnx("ipc",
+	    "conn %llu (pid %d): line longer than %zu bytes; "
 	    "closing it (raise max-line-bytes for larger records)",
 	    (unsigned long long)c->id, (int)c->pid, c->srv->max_line);
 	ipc_conn_error(c, NULL, "too_large",
@@ -650,12 +653,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_close_after_flush(c);
 		else
 			conn_close(c, "peer closed");
-	}
-	else if (what & BEV_EVENT_ERROR)
+	} else if (what & BEV_EVENT_ERROR)
 		conn_close(arg, strerror(EVUTIL_SOCKET_ERROR()));
 }
 
-/* ---- accepting -------------------------------------------------------------- */
+/* ---- accepting --------------------------------------------------------------
+ */
 
 static int
 id_listed(uint32_t id, const uint32_t *ids, size_t n)
@@ -706,11 +709,11 @@ peer_allowed(const struct ipc_server *srv, const struct ucred *cr)
 }
 
 static void
-server_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+server_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct ipc_server *srv = arg;
-	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	struct ucred cr = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	socklen_t crlen = sizeof(cr);
 	struct ipc_conn *c;
 
@@ -720,9 +723,10 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == -1)
 		log_warn("ipc", "SO_PEERCRED");
 	if (!peer_allowed(srv, &cr)) {
-		log_warnx("ipc", "refused connection from uid %u gid %u pid %d: "
-		    "not in allowed-uids/allowed-gids", (unsigned)cr.uid,
-		    (unsigned)cr.gid, (int)cr.pid);
+		log_warnx("ipc",
+		    "refused connection from uid %u gid %u pid %d: "
+		    "not in allowed-uids/allowed-gids",
+		    (unsigned)cr.uid, (unsigned)cr.gid, (int)cr.pid);
 		metric_inc(srv->m_refused);
 		evutil_closesocket(fd);
 		return;
@@ -751,8 +755,8 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	c->line_ev = evtimer_new(srv->base, conn_line_timeout_cb, c);
 	if (c->resume_ev == NULL || c->line_ev == NULL)
 		goto fail;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    c);
+	bufferevent_setcb(
+	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, srv->low, 0);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
 		goto fail;
@@ -791,7 +795,7 @@ make_parent(const char *path, char **cause)
 		*p = '\0';
 		if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
 			if (asprintf(cause, "socket folder %s: %s", dir,
-				strerror(errno)) == -1)
+			        strerror(errno)) == -1)
 				*cause = NULL;
 			return -1;
 		}
@@ -802,7 +806,7 @@ make_parent(const char *path, char **cause)
 	return 0;
 toolong:
 	if (asprintf(cause, "socket path too long (max %zu bytes): %s",
-		sizeof(dir) - 1, path) == -1)
+	        sizeof(dir) - 1, path) == -1)
 		*cause = NULL;
 	return -1;
 }
@@ -814,7 +818,7 @@ toolong:
 static int
 server_bind(const char *path, unsigned mode, char **cause)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
 	mode_t old;
 	int fd = -1, probe;
@@ -824,17 +828,21 @@ server_bind(const char *path, unsigned mode, char **cause)
 	strcpy(sun.sun_path, path); /* length checked by make_parent */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			if (asprintf(cause, "%s exists and is not a socket; "
-				"remove it or choose another 'socket'", path) == -1)
+			if (asprintf(cause,
+			        "%s exists and is not a socket; "
+			        "remove it or choose another 'socket'",
+			        path) == -1)
 				*cause = NULL;
 			return -1;
 		}
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
-			sizeof(sun)) == 0) {
+		if (probe != -1 &&
+		    connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(probe);
-			if (asprintf(cause, "another kinesisd is serving %s; "
-				"stop it or choose another 'socket'", path) == -1)
+			if (asprintf(cause,
+			        "another kinesisd is serving %s; "
+			        "stop it or choose another 'socket'",
+			        path) == -1)
 				*cause = NULL;
 			return -1;
 		}
@@ -842,8 +850,8 @@ server_bind(const char *path, unsigned mode, char **cause)
 			close(probe);
 		unlink(path);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		 0)) == -1)
+	if ((fd = socket(
+	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		goto syserr;
 	/* No window in which the socket is more open than socket-mode. */
 	old = umask(0177);
@@ -897,8 +905,10 @@ ipc_server_new(struct event_base *base, const struct ipc_opts *o,
 	    o->line_timeout > 0 ? (time_t)o->line_timeout : 30;
 	srv->n_uids = o->n_uids;
 	srv->n_gids = o->n_gids;
-	if ((o->n_uids > 0 && (srv->uids = ids_copy(o->uids, o->n_uids)) == NULL) ||
-	    (o->n_gids > 0 && (srv->gids = ids_copy(o->gids, o->n_gids)) == NULL))
+	if ((o->n_uids > 0 &&
+	        (srv->uids = ids_copy(o->uids, o->n_uids)) == NULL) ||
+	    (o->n_gids > 0 &&
+	        (srv->gids = ids_copy(o->gids, o->n_gids)) == NULL))
 		goto nomem;
 	if ((srv->reaper = event_new(base, -1, 0, server_reap, srv)) == NULL)
 		goto nomem;
@@ -914,22 +924,25 @@ ipc_server_new(struct event_base *base, const struct ipc_opts *o,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
 	if (srv->listener == NULL) {
 		if (asprintf(cause, "socket %s: cannot listen: %s",
-			o->path != NULL ? o->path : "(inherited)",
-			strerror(errno)) == -1)
+		        o->path != NULL ? o->path : "(inherited)",
+		        strerror(errno)) == -1)
 			*cause = NULL;
 		if (o->inherited_fd == -1)
 			close(fd);
 		goto fail;
 	}
 
-	srv->m_open = metric_series(metrics_gauge(m, "kinesisd_ipc_open_connections",
-	    "Open connections on the kinesisd socket.", NULL));
-	srv->m_accepted = metric_series(metrics_counter(m,
-	    "kinesisd_ipc_connections_total",
-	    "Connections to the kinesisd socket, by result.", "result"),
+	srv->m_open =
+	    metric_series(metrics_gauge(m, "kinesisd_ipc_open_connections",
+	        "Open connections on the kinesisd socket.", NULL));
+	srv->m_accepted = metric_series(
+	    metrics_counter(m, "kinesisd_ipc_connections_total",
+	        "Connections to the kinesisd socket, by result.", "result"),
 	    "accepted");
-	srv->m_refused = metric_series(metrics_counter(m,
-	    "kinesisd_ipc_connections_total", NULL, "result"), "refused");
+	srv->m_refused =
+	    metric_series(metrics_counter(m, "kinesisd_ipc_connections_total",
+	                      NULL, "result"),
+	        "refused");
 	srv->m_errors = metrics_counter(m, "kinesisd_ipc_errors_total",
 	    "Requests refused with an error event, by error code.", "error");
 	metric_set(srv->m_open, 0);
@@ -983,8 +996,7 @@ ipc_server_conn_count(const struct ipc_server *srv)
 }
 
 int
-ipc_register(struct ipc_server *srv, const char *op, ipc_handler fn,
-    void *arg)
+ipc_register(struct ipc_server *srv, const char *op, ipc_handler fn, void *arg)
 {
 	if (srv->n_ops == IPC_MAX_OPS)
 		return -1;
@@ -1035,8 +1047,8 @@ ipc_conn_is_open(const struct ipc_conn *c)
 }
 
 void
-ipc_conn_peer(const struct ipc_conn *c, uint32_t *uid, uint32_t *gid,
-    int32_t *pid)
+ipc_conn_peer(
+    const struct ipc_conn *c, uint32_t *uid, uint32_t *gid, int32_t *pid)
 {
 	if (uid != NULL)
 		*uid = c->uid;

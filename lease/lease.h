@@ -59,7 +59,7 @@ struct lease_opts {
 /* One lease as the table holds it (the `leases` op, acquired events). */
 struct lease_info {
 	const char *shard_id;
-	const char *owner;      /* NULL when unowned */
+	const char *owner; /* NULL when unowned */
 	uint64_t counter;
 	const char *checkpoint; /* a sequence number or a sentinel */
 	uint64_t checkpoint_subseq;
@@ -107,8 +107,8 @@ void lease_manager_stop(struct lease_manager *, lease_done_cb, void *arg);
 void lease_checkpoint_set(struct lease_manager *, const char *shard_id,
     const char *seq, uint64_t subseq);
 /* Writes the shard's pending checkpoint now. */
-void lease_checkpoint_flush(struct lease_manager *, const char *shard_id,
-    lease_done_cb, void *arg);
+void lease_checkpoint_flush(
+    struct lease_manager *, const char *shard_id, lease_done_cb, void *arg);
 
 /* The shard is closed and fully processed: checkpoint SHARD_END, write
  * childShardIds, create the children's leases (and, with
@@ -119,16 +119,16 @@ void lease_shard_end(struct lease_manager *, const char *shard_id,
 /* Writes the pending checkpoint, then gives the lease up (owner removed)
  * and takes no lease of that shard again until lease_manager_start() is
  * called anew (consumer_failure). */
-void lease_release(struct lease_manager *, const char *shard_id,
-    lease_done_cb, void *arg);
+void lease_release(
+    struct lease_manager *, const char *shard_id, lease_done_cb, void *arg);
 
 /* Whether this worker holds the shard's lease and its renewals are on
  * time. */
 int lease_is_held(const struct lease_manager *, const char *shard_id);
 
 /* A consistent scan of the whole table, for the `leases` op. */
-typedef void (*lease_list_cb)(const struct lease_info *, size_t n,
-    const char *err, void *arg);
+typedef void (*lease_list_cb)(
+    const struct lease_info *, size_t n, const char *err, void *arg);
 void lease_list(struct lease_manager *, lease_list_cb, void *arg);
 
 /* -1, 0, 1 comparing two decimal sequence numbers (no sentinels). */
@@ -141,7 +141,7 @@ const char *lease_manager_strstate(const struct lease_manager *);
 size_t lease_manager_held_count(const struct lease_manager *);
 /* The monotonic clock, in ms, that judges expiry and renewal lateness
  * (default CLOCK_MONOTONIC; NULL restores it); for tests. */
-void lease_manager_set_clock(struct lease_manager *,
-    uint64_t (*now_ms)(void *arg), void *arg);
+void lease_manager_set_clock(
+    struct lease_manager *, uint64_t (*now_ms)(void *arg), void *arg);
 
 #endif

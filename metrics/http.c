@@ -68,8 +68,8 @@ http_handle(struct evhttp_request *req, void *arg)
 			    "text/plain", body);
 		}
 	} else {
-		evbuffer_add_printf(body,
-		    "not found; try /metrics, /healthz or /readyz\n");
+		evbuffer_add_printf(
+		    body, "not found; try /metrics, /healthz or /readyz\n");
 		http_reply(req, 404, "Not Found", "text/plain", body);
 	}
 	evbuffer_free(body);
@@ -77,8 +77,8 @@ http_handle(struct evhttp_request *req, void *arg)
 
 /* "host:port" or "[v6]:port" into host and port; 0 or -1. */
 static int
-http_parse_listen(const char *listen, char *host, size_t hostlen,
-    unsigned short *port)
+http_parse_listen(
+    const char *listen, char *host, size_t hostlen, unsigned short *port)
 {
 	const char *colon;
 	char *end;
@@ -121,9 +121,9 @@ metrics_http_start(struct metrics *m, struct event_base *base,
 	*cause = NULL;
 	if (http_parse_listen(listen, host, sizeof(host), &port) == -1) {
 		if (asprintf(cause,
-			"http-listen: \"%s\" is not host:port "
-			"(e.g. 127.0.0.1:9485, [::1]:9485)",
-			listen) == -1)
+		        "http-listen: \"%s\" is not host:port "
+		        "(e.g. 127.0.0.1:9485, [::1]:9485)",
+		        listen) == -1)
 			*cause = NULL;
 		return NULL;
 	}
@@ -140,8 +140,10 @@ metrics_http_start(struct metrics *m, struct event_base *base,
 	evhttp_set_gencb(mh->http, http_handle, mh);
 	evhttp_set_timeout(mh->http, 10);
 	if (evhttp_bind_socket(mh->http, host, port) != 0) {
-		if (asprintf(cause, "http-listen %s: cannot listen there "
-			"(in use, or not a local address)", listen) == -1)
+		if (asprintf(cause,
+		        "http-listen %s: cannot listen there "
+		        "(in use, or not a local address)",
+		        listen) == -1)
 			*cause = NULL;
 		metrics_http_stop(mh);
 		return NULL;

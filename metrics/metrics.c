@@ -23,8 +23,8 @@ enum metric_type {
 	METRIC_HISTOGRAM,
 };
 
-static const char *const metric_type_names[] = { "counter", "gauge",
-	"histogram" };
+static const char *const metric_type_names[] = {
+    "counter", "gauge", "histogram"};
 
 struct metric_series {
 	struct metric *family;
@@ -53,8 +53,8 @@ struct metrics {
 };
 
 /* 1 ms .. 60 s: puts, AWS calls and buffering times all fall in here. */
-static const double default_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
+static const double default_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 struct metrics *
 metrics_new(void)
@@ -150,16 +150,15 @@ fail:
 
 static struct metric *
 family_get(struct metrics *m, enum metric_type type, const char *name,
-    const char *help, const char *labels, const double *bounds,
-    size_t n_bounds)
+    const char *help, const char *labels, const double *bounds, size_t n_bounds)
 {
 	struct metric *f;
 
 	if (m == NULL)
 		return NULL;
 	TAILQ_FOREACH(f, &m->families, entry)
-		if (strcmp(f->name, name) == 0)
-			return f->type == type ? f : NULL;
+	if (strcmp(f->name, name) == 0)
+		return f->type == type ? f : NULL;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
@@ -189,15 +188,15 @@ fail:
 }
 
 struct metric *
-metrics_counter(struct metrics *m, const char *name, const char *help,
-    const char *labels)
+metrics_counter(
+    struct metrics *m, const char *name, const char *help, const char *labels)
 {
 	return family_get(m, METRIC_COUNTER, name, help, labels, NULL, 0);
 }
 
 struct metric *
-metrics_gauge(struct metrics *m, const char *name, const char *help,
-    const char *labels)
+metrics_gauge(
+    struct metrics *m, const char *name, const char *help, const char *labels)
 {
 	return family_get(m, METRIC_GAUGE, name, help, labels, NULL, 0);
 }
@@ -206,8 +205,8 @@ struct metric *
 metrics_histogram(struct metrics *m, const char *name, const char *help,
     const char *labels, const double *buckets, size_t n_buckets)
 {
-	return family_get(m, METRIC_HISTOGRAM, name, help, labels, buckets,
-	    n_buckets);
+	return family_get(
+	    m, METRIC_HISTOGRAM, name, help, labels, buckets, n_buckets);
 }
 
 struct metric_series *
@@ -228,7 +227,8 @@ metric_series(struct metric *f, ...)
 	}
 	va_end(ap);
 
-	TAILQ_FOREACH(s, &f->series, entry) {
+	TAILQ_FOREACH(s, &f->series, entry)
+	{
 		for (i = 0; i < f->n_labels; i++)
 			if (strcmp(s->values[i], vals[i]) != 0)
 				break;
@@ -340,8 +340,8 @@ render_escaped(struct evbuffer *out, const char *s, int quote)
 
 /* {a="x",b="y"[,le="..."]}; nothing when there are no labels. */
 static void
-render_labels(struct evbuffer *out, const struct metric_series *s,
-    const char *le)
+render_labels(
+    struct evbuffer *out, const struct metric_series *s, const char *le)
 {
 	const struct metric *f = s->family;
 
@@ -349,14 +349,14 @@ render_labels(struct evbuffer *out, const struct metric_series *s,
 		return;
 	evbuffer_add(out, "{", 1);
 	for (size_t i = 0; i < f->n_labels; i++) {
-		evbuffer_add_printf(out, "%s%s=\"", i > 0 ? "," : "",
-		    f->labels[i]);
+		evbuffer_add_printf(
+		    out, "%s%s=\"", i > 0 ? "," : "", f->labels[i]);
 		render_escaped(out, s->values[i], 1);
 		evbuffer_add(out, "\"", 1);
 	}
 	if (le != NULL)
-		evbuffer_add_printf(out, "%sle=\"%s\"", f->n_labels ? "," : "",
-		    le);
+		evbuffer_add_printf(
+		    out, "%sle=\"%s\"", f->n_labels ? "," : "", le);
 	evbuffer_add(out, "}", 1);
 }
 
@@ -372,8 +372,8 @@ render_histogram(struct evbuffer *out, const struct metric_series *s)
 		snprintf(le, sizeof(le), "%g", f->bounds[i]);
 		evbuffer_add_printf(out, "%s_bucket", f->name);
 		render_labels(out, s, le);
-		evbuffer_add_printf(out, " %llu\n",
-		    (unsigned long long)cumulative);
+		evbuffer_add_printf(
+		    out, " %llu\n", (unsigned long long)cumulative);
 	}
 	evbuffer_add_printf(out, "%s_bucket", f->name);
 	render_labels(out, s, "+Inf");
@@ -395,12 +395,14 @@ metrics_render(struct metrics *m, struct evbuffer *out)
 
 	if (m == NULL)
 		return;
-	TAILQ_FOREACH(f, &m->families, entry) {
+	TAILQ_FOREACH(f, &m->families, entry)
+	{
 		evbuffer_add_printf(out, "# HELP %s ", f->name);
 		render_escaped(out, f->help, 0);
 		evbuffer_add_printf(out, "\n# TYPE %s %s\n", f->name,
 		    metric_type_names[f->type]);
-		TAILQ_FOREACH(s, &f->series, entry) {
+		TAILQ_FOREACH(s, &f->series, entry)
+		{
 			if (f->type == METRIC_HISTOGRAM) {
 				render_histogram(out, s);
 				continue;

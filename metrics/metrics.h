@@ -28,10 +28,10 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *);
 
 /* labels: comma-separated label names ("producer,status"), or NULL. */
-struct metric *metrics_counter(struct metrics *, const char *name,
-    const char *help, const char *labels);
-struct metric *metrics_gauge(struct metrics *, const char *name,
-    const char *help, const char *labels);
+struct metric *metrics_counter(
+    struct metrics *, const char *name, const char *help, const char *labels);
+struct metric *metrics_gauge(
+    struct metrics *, const char *name, const char *help, const char *labels);
 /* buckets: ascending upper bounds (+Inf is implied); NULL: seconds buckets
  * from 1 ms to 60 s. */
 struct metric *metrics_histogram(struct metrics *, const char *name,

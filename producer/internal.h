@@ -40,10 +40,10 @@ typedef struct cJSON cJSON;
  * leaves this behind (conn NULL) until their results are in.
  */
 struct pconn {
-	struct ipc_conn *conn; /* NULL once the connection closed */
-	unsigned refs;         /* the slot, and each urec answering here */
-	unsigned blocked_by;   /* saturated producers it feeds */
-	unsigned char *feeds;  /* per producer index: it has put there */
+	struct ipc_conn *conn;    /* NULL once the connection closed */
+	unsigned refs;            /* the slot, and each urec answering here */
+	unsigned blocked_by;      /* saturated producers it feeds */
+	unsigned char *feeds;     /* per producer index: it has put there */
 	TAILQ_ENTRY(pconn) entry; /* in the producers' list */
 };
 
@@ -94,7 +94,7 @@ struct krec {
 	struct pshard *shard; /* predicted; NULL without a shard map */
 	struct urec_list urecs;
 	size_t n_urecs;
-	const char *pk;  /* the first user record's key */
+	const char *pk;              /* the first user record's key */
 	char ehk[KPL_HASH_DEC_SIZE]; /* "" for none */
 	unsigned char *blob; /* owned for aggregates, else the urec's data */
 	size_t len;
@@ -113,7 +113,7 @@ struct pshard {
 	uint64_t oldest_ms;       /* arrival of the first of them */
 	double rec_tokens, byte_tokens;
 	uint64_t refill_ms;
-	int live; /* in the current map */
+	int live;      /* in the current map */
 	int held_back; /* pipeline_send: refused by its rate limit this pass */
 };
 
@@ -141,7 +141,7 @@ struct producer {
 
 	enum producer_map_state map_state;
 	int map_refreshing, map_stale;
-	unsigned map_warned; /* ListShards failures since the last answer */
+	unsigned map_warned;    /* ListShards failures since the last answer */
 	struct pshard **shards; /* the map, sorted by start */
 	size_t n_shards;
 	struct pshard **retired; /* shards gone from the map, kept for
@@ -184,13 +184,12 @@ void producer_route(struct producer *, struct urec *);
 void producer_pump(struct producer *);
 void producer_nudge(struct producer *);
 void producer_map_retire(struct producer *, struct pshard *);
-void producer_fail_all(struct producer *, const char *error,
-    const char *message);
+void producer_fail_all(
+    struct producer *, const char *error, const char *message);
 
 /* ops.c: a record's result, however it ends. */
 void producer_complete(struct producer *, struct urec *, const char *shard,
-    const char *seq, uint64_t subseq, const char *error,
-    const char *message);
+    const char *seq, uint64_t subseq, const char *error, const char *message);
 uint64_t producer_now_ms(void);
 
 #endif

@@ -43,7 +43,8 @@ producer_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* ---- connections and back-pressure ------------------------------------------ */
+/* ---- connections and back-pressure ------------------------------------------
+ */
 
 static void
 pconn_unref(struct producers *set, struct pconn *pc)
@@ -114,10 +115,13 @@ producer_saturate(struct producer *p, int on)
 	if (p->saturated == on)
 		return;
 	p->saturated = on;
-	log_debug("producer", "%s: %s reading its connections at %llu "
-	    "outstanding puts", p->name, on ? "stops" : "resumes",
+	log_debug("producer",
+	    "%s: %s reading its connections at %llu "
+	    "outstanding puts",
+	    p->name, on ? "stops" : "resumes",
 	    (unsigned long long)p->outstanding);
-	TAILQ_FOREACH(pc, &p->set->pconns, entry) {
+	TAILQ_FOREACH(pc, &p->set->pconns, entry)
+	{
 		if (!pc->feeds[p->index])
 			continue;
 		if (on)
@@ -127,7 +131,8 @@ producer_saturate(struct producer *p, int on)
 	}
 }
 
-/* ---- flush ------------------------------------------------------------------- */
+/* ---- flush
+ * ------------------------------------------------------------------- */
 
 static void
 flushreq_done(struct producers *set, struct flushreq *req)
@@ -135,7 +140,8 @@ flushreq_done(struct producers *set, struct flushreq *req)
 	if (--req->pending > 0)
 		return;
 	if (req->origin != NULL && req->origin->conn != NULL)
-		ipc_conn_send(req->origin->conn, ipc_msg_new("flushed", req->id));
+		ipc_conn_send(
+		    req->origin->conn, ipc_msg_new("flushed", req->id));
 	pconn_unref(set, req->origin);
 	cJSON_Delete(req->id);
 	free(req);
@@ -148,7 +154,7 @@ epoch_settle(struct producer *p)
 	struct epoch *e;
 
 	while ((e = TAILQ_FIRST(&p->epochs)) != NULL &&
-	    e != TAILQ_LAST(&p->epochs, epoch_list) && e->outstanding == 0) {
+	       e != TAILQ_LAST(&p->epochs, epoch_list) && e->outstanding == 0) {
 		struct flushwait *w;
 		TAILQ_REMOVE(&p->epochs, e, entry);
 		while ((w = TAILQ_FIRST(&e->waiters)) != NULL) {
@@ -197,7 +203,8 @@ producer_flush(struct producer *p, struct flushreq *req)
 	return 0;
 }
 
-/* ---- results ----------------------------------------------------------------- */
+/* ---- results
+ * ----------------------------------------------------------------- */
 
 static void producers_check_done(struct producers *);
 
@@ -217,8 +224,8 @@ producer_complete(struct producer *p, struct urec *u, const char *shard,
 			cJSON_AddNumberToObject(m, "subseq", (double)subseq);
 		} else if (m != NULL) {
 			cJSON_AddStringToObject(m, "error", error);
-			cJSON_AddStringToObject(m, "message",
-			    message != NULL ? message : error);
+			cJSON_AddStringToObject(
+			    m, "message", message != NULL ? message : error);
 		}
 		ipc_conn_send(c, m);
 		ipc_conn_release(c); /* max-unanswered-puts */
@@ -244,14 +251,15 @@ producer_complete(struct producer *p, struct urec *u, const char *shard,
 	cJSON_Delete(u->id);
 	free(u);
 	epoch_settle(p);
-	if (p->saturated &&
-	    p->outstanding <= p->max_outstanding - (p->max_outstanding + 9) / 10)
+	if (p->saturated && p->outstanding <= p->max_outstanding -
+	                                          (p->max_outstanding + 9) / 10)
 		producer_saturate(p, 0);
 	if (p->set->stopping)
 		producers_check_done(p->set);
 }
 
-/* ---- put ---------------------------------------------------------------------- */
+/* ---- put
+ * ---------------------------------------------------------------------- */
 
 static struct producer *
 producer_find(struct producers *set, const char *name)
@@ -319,13 +327,14 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		return;
 	}
 	if (jt != NULL && !cJSON_IsString(jt)) {
-		ipc_conn_error(c, id, "bad_request",
-		    "put: \"text\" must be a string");
+		ipc_conn_error(
+		    c, id, "bad_request", "put: \"text\" must be a string");
 		return;
 	}
-	if (jd != NULL && (!cJSON_IsString(jd) ||
-			      aws_base64_decode(jd->valuestring,
-				  strlen(jd->valuestring), &data, &len) == -1)) {
+	if (jd != NULL &&
+	    (!cJSON_IsString(jd) ||
+	        aws_base64_decode(jd->valuestring, strlen(jd->valuestring),
+	            &data, &len) == -1)) {
 		ipc_conn_error(c, id, "bad_request",
 		    "put: \"data\" must be standard base64 with padding");
 		return;
@@ -335,19 +344,21 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	if (len + key_len > RECORD_MAX_BYTES) {
 		ipc_conn_error(c, id, "too_large",
 		    "put: the record is %zu bytes with its key; Kinesis takes "
-		    "at most %d", len + key_len, RECORD_MAX_BYTES);
+		    "at most %d",
+		    len + key_len, RECORD_MAX_BYTES);
 		goto out;
 	}
 	if (je != NULL) {
 		if (!cJSON_IsString(je) ||
 		    kpl_hash_parse(je->valuestring, strlen(je->valuestring),
-			&hash, &cause) != KPL_OK) {
+		        &hash, &cause) != KPL_OK) {
 			ipc_conn_error(c, id, "bad_request",
-			    "put: \"ehk\" must be a decimal string below 2^128");
+			    "put: \"ehk\" must be a decimal string below "
+			    "2^128");
 			goto out;
 		}
 	} else if (kpl_hash_key(p->hasher, jk->valuestring, key_len, &hash) !=
-	    KPL_OK) {
+	           KPL_OK) {
 		ipc_conn_error(c, id, "bad_request",
 		    "put: cannot hash the key (MD5 unavailable)");
 		goto out;
@@ -363,8 +374,8 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	memcpy(u->key, jk->valuestring, key_len + 1);
 	u->key_len = key_len;
 	u->data = (unsigned char *)u->key + key_len + 1;
-	memcpy(u->data, jt != NULL ? (unsigned char *)jt->valuestring : data,
-	    len);
+	memcpy(
+	    u->data, jt != NULL ? (unsigned char *)jt->valuestring : data, len);
 	u->data[len] = '\0';
 	u->len = len;
 	u->hash = hash;
@@ -375,7 +386,8 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	if (id != NULL) {
 		if ((u->id = cJSON_Duplicate(id, 1)) == NULL) {
 			free(u);
-			ipc_conn_error(c, id, "bad_request", "put: out of memory");
+			ipc_conn_error(
+			    c, id, "bad_request", "put: out of memory");
 			goto out;
 		}
 		u->origin = pc;
@@ -418,7 +430,8 @@ op_flush(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		    "flush: \"producer\" must be a producer's name");
 		return;
 	}
-	if (jp != NULL && (only = producer_find(set, jp->valuestring)) == NULL) {
+	if (jp != NULL &&
+	    (only = producer_find(set, jp->valuestring)) == NULL) {
 		ipc_conn_error(c, id, "unknown_producer",
 		    "flush: no producer \"%.100s\" in the configuration",
 		    jp->valuestring);
@@ -446,13 +459,15 @@ op_flush(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	flushreq_done(set, fr);
 }
 
-/* ---- stats and readiness ------------------------------------------------------ */
+/* ---- stats and readiness
+ * ------------------------------------------------------ */
 
 static const char *
 map_state_name(enum producer_map_state s)
 {
-	return s == PMAP_READY ? "ready" : s == PMAP_MISSING ? "missing"
-							     : "syncing";
+	return s == PMAP_READY     ? "ready"
+	       : s == PMAP_MISSING ? "missing"
+	                           : "syncing";
 }
 
 void
@@ -464,27 +479,31 @@ producers_stats(struct producers *set, cJSON *obj)
 		if (o == NULL)
 			return;
 		cJSON_AddStringToObject(o, "stream", p->conf->stream_name);
-		cJSON_AddStringToObject(o, "shard_map", map_state_name(p->map_state));
+		cJSON_AddStringToObject(
+		    o, "shard_map", map_state_name(p->map_state));
 		cJSON_AddNumberToObject(o, "shards", (double)p->n_shards);
-		cJSON_AddNumberToObject(o, "outstanding", (double)p->outstanding);
-		cJSON_AddNumberToObject(o, "user_records_received",
-		    (double)p->n_received);
-		cJSON_AddNumberToObject(o, "user_records_put", (double)p->n_put);
-		cJSON_AddNumberToObject(o, "user_records_failed",
-		    (double)p->n_failed);
-		cJSON_AddNumberToObject(o, "user_records_expired",
-		    (double)p->n_expired);
-		cJSON_AddNumberToObject(o, "kinesis_records_put",
-		    (double)p->n_krecs);
-		cJSON_AddNumberToObject(o, "put_records_requests",
-		    (double)p->n_requests);
-		cJSON_AddNumberToObject(o, "put_records_errors",
-		    (double)p->n_request_errors);
+		cJSON_AddNumberToObject(
+		    o, "outstanding", (double)p->outstanding);
+		cJSON_AddNumberToObject(
+		    o, "user_records_received", (double)p->n_received);
+		cJSON_AddNumberToObject(
+		    o, "user_records_put", (double)p->n_put);
+		cJSON_AddNumberToObject(
+		    o, "user_records_failed", (double)p->n_failed);
+		cJSON_AddNumberToObject(
+		    o, "user_records_expired", (double)p->n_expired);
+		cJSON_AddNumberToObject(
+		    o, "kinesis_records_put", (double)p->n_krecs);
+		cJSON_AddNumberToObject(
+		    o, "put_records_requests", (double)p->n_requests);
+		cJSON_AddNumberToObject(
+		    o, "put_records_errors", (double)p->n_request_errors);
 		cJSON_AddNumberToObject(o, "retries", (double)p->n_retries);
 		cJSON_AddNumberToObject(o, "user_records_per_kinesis_record",
 		    p->n_krecs > 0 ? (double)p->n_put / (double)p->n_krecs : 0);
 		cJSON_AddNumberToObject(o, "put_latency_ms_avg",
-		    p->n_put > 0 ? 1000 * p->sum_latency / (double)p->n_put : 0);
+		    p->n_put > 0 ? 1000 * p->sum_latency / (double)p->n_put
+		                 : 0);
 	}
 }
 
@@ -495,14 +514,15 @@ producers_ready(const struct producers *set, const char **why)
 		if (set->v[i].map_state == PMAP_READY)
 			continue;
 		*why = set->v[i].map_state == PMAP_MISSING
-		    ? "a producer's stream does not exist"
-		    : "reading the producers' shard maps";
+		           ? "a producer's stream does not exist"
+		           : "reading the producers' shard maps";
 		return 0;
 	}
 	return 1;
 }
 
-/* ---- life ----------------------------------------------------------------------- */
+/* ---- life
+ * ----------------------------------------------------------------------- */
 
 /* KinesisEndpoint + KinesisPort as the KPL reads them: a host name (or a
  * URL), HTTPS on the port. */
@@ -514,14 +534,15 @@ producer_endpoint(const struct conf *conf, const struct conf_producer *pc)
 
 	if (ep == NULL || *ep == '\0')
 		return conf->kinesis_endpoint != NULL
-		    ? strdup(conf->kinesis_endpoint) : NULL;
+		           ? strdup(conf->kinesis_endpoint)
+		           : NULL;
 	if (strstr(ep, "://") != NULL)
 		return strdup(ep);
 	if (pc->kpl.kinesis_port == 443) {
 		if (asprintf(&url, "https://%s", ep) == -1)
 			return NULL;
 	} else if (asprintf(&url, "https://%s:%llu", ep,
-		       (unsigned long long)pc->kpl.kinesis_port) == -1)
+	               (unsigned long long)pc->kpl.kinesis_port) == -1)
 		return NULL;
 	return url;
 }
@@ -533,7 +554,7 @@ producer_init(struct producers *set, struct producer *p, size_t index,
     char **cause)
 {
 	const struct conf_producer *pc = &conf->producers[index];
-	struct aws_client_opts o = { 0 };
+	struct aws_client_opts o = {0};
 	struct epoch *e;
 	char *endpoint = NULL;
 
@@ -552,7 +573,8 @@ producer_init(struct producers *set, struct producer *p, size_t index,
 	    (p->hasher = kpl_hasher_new()) == NULL)
 		goto nomem;
 
-	if (pc->kpl.kinesis_endpoint != NULL || conf->kinesis_endpoint != NULL) {
+	if (pc->kpl.kinesis_endpoint != NULL ||
+	    conf->kinesis_endpoint != NULL) {
 		if ((endpoint = producer_endpoint(conf, pc)) == NULL)
 			goto nomem;
 	}
@@ -568,56 +590,69 @@ producer_init(struct producers *set, struct producer *p, size_t index,
 	if (p->api == NULL)
 		return -1;
 	if (!pc->kpl.verify_certificate)
-		log_warnx("producer", "%s: VerifyCertificate is false: TLS "
-		    "certificates of Kinesis are NOT checked", p->name);
+		log_warnx("producer",
+		    "%s: VerifyCertificate is false: TLS "
+		    "certificates of Kinesis are NOT checked",
+		    p->name);
 
-	p->m_received = metric_series(metrics_counter(m,
-	    "kinesisd_user_records_received_total",
-	    "User records received by put, per producer.", "producer"), p->name);
-	p->m_put = metric_series(metrics_counter(m,
-	    "kinesisd_user_records_put_total",
-	    "User records accepted by Kinesis (put_ok), per producer.",
-	    "producer"), p->name);
-	p->m_failed = metric_series(metrics_counter(m,
-	    "kinesisd_user_records_failed_total",
-	    "User records that failed (put_failed other than expired).",
-	    "producer"), p->name);
-	p->m_expired = metric_series(metrics_counter(m,
-	    "kinesisd_user_records_expired_total",
-	    "User records whose RecordTtl passed before Kinesis took them.",
-	    "producer"), p->name);
-	p->m_krecs = metric_series(metrics_counter(m,
-	    "kinesisd_kinesis_records_put_total",
-	    "Kinesis records (aggregates or plain) accepted by Kinesis.",
-	    "producer"), p->name);
-	p->m_requests_ok = metric_series(metrics_counter(m,
-	    "kinesisd_put_records_requests_total",
-	    "PutRecords requests sent, by result.", "producer,result"),
-	    p->name, "ok");
-	p->m_requests_err = metric_series(metrics_counter(m,
-	    "kinesisd_put_records_requests_total", NULL, "producer,result"),
-	    p->name, "error");
-	p->m_retries = metric_series(metrics_counter(m,
-	    "kinesisd_user_record_retries_total",
-	    "User records sent again after a failure.", "producer"), p->name);
-	p->m_outstanding = metric_series(metrics_gauge(m,
-	    "kinesisd_outstanding_puts",
-	    "User records received and not yet answered.", "producer"),
+	p->m_received = metric_series(
+	    metrics_counter(m, "kinesisd_user_records_received_total",
+	        "User records received by put, per producer.", "producer"),
 	    p->name);
-	p->m_latency = metric_series(metrics_histogram(m,
-	    "kinesisd_put_latency_seconds",
-	    "From put to put_ok, per producer.", "producer", NULL, 0), p->name);
-	p->m_buffering = metric_series(metrics_histogram(m,
-	    "kinesisd_buffering_time_seconds",
-	    "Time a user record waited before its PutRecords was sent.",
-	    "producer", NULL, 0), p->name);
+	p->m_put = metric_series(
+	    metrics_counter(m, "kinesisd_user_records_put_total",
+	        "User records accepted by Kinesis (put_ok), per producer.",
+	        "producer"),
+	    p->name);
+	p->m_failed = metric_series(
+	    metrics_counter(m, "kinesisd_user_records_failed_total",
+	        "User records that failed (put_failed other than expired).",
+	        "producer"),
+	    p->name);
+	p->m_expired = metric_series(
+	    metrics_counter(m, "kinesisd_user_records_expired_total",
+	        "User records whose RecordTtl passed before Kinesis took them.",
+	        "producer"),
+	    p->name);
+	p->m_krecs = metric_series(
+	    metrics_counter(m, "kinesisd_kinesis_records_put_total",
+	        "Kinesis records (aggregates or plain) accepted by Kinesis.",
+	        "producer"),
+	    p->name);
+	p->m_requests_ok = metric_series(
+	    metrics_counter(m, "kinesisd_put_records_requests_total",
+	        "PutRecords requests sent, by result.", "producer,result"),
+	    p->name, "ok");
+	p->m_requests_err = metric_series(
+	    metrics_counter(m, "kinesisd_put_records_requests_total", NULL,
+	        "producer,result"),
+	    p->name, "error");
+	p->m_retries = metric_series(
+	    metrics_counter(m, "kinesisd_user_record_retries_total",
+	        "User records sent again after a failure.", "producer"),
+	    p->name);
+	p->m_outstanding = metric_series(
+	    metrics_gauge(m, "kinesisd_outstanding_puts",
+	        "User records received and not yet answered.", "producer"),
+	    p->name);
+	p->m_latency = metric_series(
+	    metrics_histogram(m, "kinesisd_put_latency_seconds",
+	        "From put to put_ok, per producer.", "producer", NULL, 0),
+	    p->name);
+	p->m_buffering = metric_series(
+	    metrics_histogram(m, "kinesisd_buffering_time_seconds",
+	        "Time a user record waited before its PutRecords was sent.",
+	        "producer", NULL, 0),
+	    p->name);
 	{
-		static const double b[] = { 1, 2, 5, 10, 20, 50, 100, 200, 500,
-			1000 };
-		p->m_per_krec = metric_series(metrics_histogram(m,
-		    "kinesisd_user_records_per_kinesis_record",
-		    "User records inside each Kinesis record sent.", "producer",
-		    b, sizeof(b) / sizeof(*b)), p->name);
+		static const double b[] = {
+		    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+		p->m_per_krec = metric_series(
+		    metrics_histogram(m,
+		        "kinesisd_user_records_per_kinesis_record",
+		        "User records inside each Kinesis record sent.",
+		        "producer", b, sizeof(b) / sizeof(*b)),
+		    p->name);
 	}
 	metric_set(p->m_outstanding, 0);
 	producer_map_refresh(p);
@@ -664,8 +699,8 @@ producers_new(struct event_base *base, const struct conf *conf,
 		goto nomem;
 	for (size_t i = 0; i < conf->n_producers; i++) {
 		set->n = i + 1;
-		if (producer_init(set, &set->v[i], i, conf, http, creds, region, m,
-			cause) == -1)
+		if (producer_init(set, &set->v[i], i, conf, http, creds, region,
+		        m, cause) == -1)
 			goto fail;
 	}
 	if (ipc_register(ipc, "put", op_put, set) == -1 ||
@@ -733,10 +768,10 @@ producers_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < set->n; i++) {
 		if (set->v[i].outstanding == 0)
 			continue;
-		log_warnx("producer", "%s: %llu puts unanswered at the "
+		log_warnx("producer",
+		    "%s: %llu puts unanswered at the "
 		    "shutdown deadline: failing them with shutting_down",
-		    set->v[i].name,
-		    (unsigned long long)set->v[i].outstanding);
+		    set->v[i].name, (unsigned long long)set->v[i].outstanding);
 		producer_fail_all(&set->v[i], "shutting_down",
 		    "kinesisd shut down before Kinesis accepted the record");
 	}
@@ -747,8 +782,8 @@ void
 producers_shutdown(struct producers *set, uint64_t timeout_ms,
     void (*done)(void *arg), void *arg)
 {
-	struct timeval tv = { (time_t)(timeout_ms / 1000),
-		(suseconds_t)(timeout_ms % 1000) * 1000 };
+	struct timeval tv = {(time_t)(timeout_ms / 1000),
+	    (suseconds_t)(timeout_ms % 1000) * 1000};
 
 	set->stopping = 1;
 	set->done = done;

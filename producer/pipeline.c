@@ -41,7 +41,8 @@ struct batch {
 static void krec_free(struct krec *);
 static void pipeline_arm(struct producer *, uint64_t now);
 
-/* ---- Kinesis records ------------------------------------------------------ */
+/* ---- Kinesis records ------------------------------------------------------
+ */
 
 static struct krec *
 krec_new(struct pshard *s, uint64_t due_ms)
@@ -105,7 +106,8 @@ unqueue_krec(struct producer *p, struct krec *k)
 	p->queued_bytes -= k->len + strlen(k->pk);
 }
 
-/* ---- routing and aggregation ---------------------------------------------- */
+/* ---- routing and aggregation ----------------------------------------------
+ */
 
 static void
 fail_nomem(struct producer *p, struct urec *u)
@@ -117,8 +119,8 @@ fail_nomem(struct producer *p, struct urec *u)
 static void
 send_plain(struct producer *p, struct pshard *s, struct urec *u)
 {
-	struct krec *k = krec_new(s, u->arrival_ms +
-	    p->conf->kpl.record_max_buffered_time);
+	struct krec *k =
+	    krec_new(s, u->arrival_ms + p->conf->kpl.record_max_buffered_time);
 
 	if (k == NULL) {
 		fail_nomem(p, u);
@@ -251,7 +253,8 @@ producer_map_retire(struct producer *p, struct pshard *s)
 		TAILQ_INSERT_TAIL(&again, u, entry);
 	}
 	kpl_agg_reset(s->agg);
-	TAILQ_FOREACH_SAFE(k, &p->queue, entry, next) {
+	TAILQ_FOREACH_SAFE(k, &p->queue, entry, next)
+	{
 		if (k->shard != s)
 			continue;
 		unqueue_krec(p, k);
@@ -267,7 +270,8 @@ producer_map_retire(struct producer *p, struct pshard *s)
 	route_list(p, &again);
 }
 
-/* ---- results ---------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------
+ */
 
 /* Back to routing after a back-off, unless the error says to fail. */
 static void
@@ -281,15 +285,16 @@ urec_retry(struct producer *p, struct urec *u, const char *code,
 		return;
 	}
 	if (now >= u->deadline_ms) {
-		snprintf(why, sizeof(why), "RecordTtl passed; last error: %s%s%s",
-		    code, message != NULL ? ": " : "",
+		snprintf(why, sizeof(why),
+		    "RecordTtl passed; last error: %s%s%s", code,
+		    message != NULL ? ": " : "",
 		    message != NULL ? message : "");
 		producer_complete(p, u, NULL, NULL, 0, "expired", why);
 		return;
 	}
 	u->attempts++;
 	u->retry_at_ms = now + aws_retry_backoff_ms(u->attempts, RETRY_BASE_MS,
-	    RETRY_CAP_MS, (uint32_t)random());
+	                           RETRY_CAP_MS, (uint32_t)random());
 	if (u->retry_at_ms > u->deadline_ms)
 		u->retry_at_ms = u->deadline_ms;
 	p->n_retries++;
@@ -311,8 +316,8 @@ krec_retry(struct producer *p, struct krec *k, const char *code,
 }
 
 static void
-krec_fail(struct producer *p, struct krec *k, const char *code,
-    const char *message)
+krec_fail(
+    struct producer *p, struct krec *k, const char *code, const char *message)
 {
 	struct urec *u;
 
@@ -324,8 +329,8 @@ krec_fail(struct producer *p, struct krec *k, const char *code,
 }
 
 static void
-krec_succeed(struct producer *p, struct krec *k, const char *shard,
-    const char *seq)
+krec_succeed(
+    struct producer *p, struct krec *k, const char *shard, const char *seq)
 {
 	uint64_t subseq = 0;
 	struct urec *u;
@@ -341,8 +346,8 @@ static int
 is_throttle(const char *code)
 {
 	return code != NULL &&
-	    (strcmp(code, "ProvisionedThroughputExceededException") == 0 ||
-		strcmp(code, "KMSThrottlingException") == 0);
+	       (strcmp(code, "ProvisionedThroughputExceededException") == 0 ||
+	           strcmp(code, "KMSThrottlingException") == 0);
 }
 
 static void
@@ -355,7 +360,8 @@ on_put_records(const struct aws_result *r,
 
 	p->in_flight--;
 	if (r->err != AWS_OK) {
-		const char *code = r->type != NULL ? r->type : aws_err_name(r->err);
+		const char *code =
+		    r->type != NULL ? r->type : aws_err_name(r->err);
 		p->n_request_errors++;
 		metric_inc(p->m_requests_err);
 		log_debug("producer", "%s: PutRecords of %zu records: %s: %s",
@@ -380,8 +386,8 @@ on_put_records(const struct aws_result *r,
 		int moved;
 
 		if (rr == NULL || rr->error_code != NULL) {
-			const char *code = rr != NULL ? rr->error_code
-						      : "InternalFailure";
+			const char *code =
+			    rr != NULL ? rr->error_code : "InternalFailure";
 			krec_retry(p, k, code, rr ? rr->error_message : NULL,
 			    is_throttle(code), now);
 			continue;
@@ -408,11 +414,11 @@ done:
 	producer_pump(p);
 }
 
-/* ---- collection and sending ------------------------------------------------ */
+/* ---- collection and sending ------------------------------------------------
+ */
 
 static int
-shard_tokens(struct producer *p, struct pshard *s, size_t bytes,
-    uint64_t now)
+shard_tokens(struct producer *p, struct pshard *s, size_t bytes, uint64_t now)
 {
 	double pct = (double)p->conf->kpl.rate_limit / 100.0;
 	double rec_cap = SHARD_RECORDS_S * pct, byte_cap = SHARD_BYTES_S * pct;
@@ -435,7 +441,7 @@ shard_tokens(struct producer *p, struct pshard *s, size_t bytes,
 	/* A record larger than a whole second's bytes still goes once the
 	 * bucket is full, or it could never be sent. */
 	return s->rec_tokens >= 1 &&
-	    (s->byte_tokens >= (double)bytes || s->byte_tokens >= byte_cap);
+	       (s->byte_tokens >= (double)bytes || s->byte_tokens >= byte_cap);
 }
 
 /* Expired user records fail; the rest are routed again. */
@@ -447,7 +453,8 @@ krec_expire(struct producer *p, struct krec *k, uint64_t now)
 
 	unqueue_krec(p, k);
 	krec_unpack(k, &again);
-	TAILQ_FOREACH_SAFE(u, &again, entry, next) {
+	TAILQ_FOREACH_SAFE(u, &again, entry, next)
+	{
 		if (now < u->deadline_ms)
 			continue;
 		TAILQ_REMOVE(&again, u, entry);
@@ -463,9 +470,11 @@ pipeline_send(struct producer *p, uint64_t now)
 {
 	const struct conf_kpl *kpl = &p->conf->kpl;
 	size_t max_n = kpl->collection_max_count < PUT_MAX_RECORDS
-	    ? (size_t)kpl->collection_max_count : PUT_MAX_RECORDS;
+	                   ? (size_t)kpl->collection_max_count
+	                   : PUT_MAX_RECORDS;
 	size_t max_bytes = kpl->collection_max_size < PUT_MAX_BYTES
-	    ? (size_t)kpl->collection_max_size : PUT_MAX_BYTES;
+	                       ? (size_t)kpl->collection_max_size
+	                       : PUT_MAX_BYTES;
 	struct kinesis_put_entry *e = NULL;
 	struct krec *k, *next, **pick;
 	size_t n = 0, bytes = 0;
@@ -480,7 +489,8 @@ pipeline_send(struct producer *p, uint64_t now)
 		p->shards[i]->held_back = 0;
 	for (size_t i = 0; i < p->n_retired; i++)
 		p->retired[i]->held_back = 0;
-	TAILQ_FOREACH_SAFE(k, &p->queue, entry, next) {
+	TAILQ_FOREACH_SAFE(k, &p->queue, entry, next)
+	{
 		size_t sz = k->len + strlen(k->pk);
 		if (now >= k->deadline_ms) {
 			krec_expire(p, k, now);
@@ -518,7 +528,8 @@ pipeline_send(struct producer *p, uint64_t now)
 			if (pick[i]->shard != NULL) {
 				pick[i]->shard->rec_tokens += 1;
 				pick[i]->shard->byte_tokens +=
-				    (double)(pick[i]->len + strlen(pick[i]->pk));
+				    (double)(pick[i]->len +
+				             strlen(pick[i]->pk));
 			}
 		free(pick);
 		return 0;
@@ -541,13 +552,13 @@ pipeline_send(struct producer *p, uint64_t now)
 		e[i].data = pick[i]->blob;
 		e[i].len = pick[i]->len;
 		TAILQ_FOREACH(u, &pick[i]->urecs, entry)
-			metric_observe(p->m_buffering,
-			    (double)(now - u->arrival_ms) / 1000.0);
+		metric_observe(
+		    p->m_buffering, (double)(now - u->arrival_ms) / 1000.0);
 	}
 	p->in_flight++;
 	p->n_requests++;
 	if (kinesis_put_records(p->api, p->conf->stream_name, e, n, 1,
-		on_put_records, b) == NULL) {
+	        on_put_records, b) == NULL) {
 		/* Could not even start: every record is retried. */
 		p->in_flight--;
 		for (size_t i = 0; i < n; i++)
@@ -568,7 +579,8 @@ producer_pump(struct producer *p)
 	int hurry = p->flushing > 0 || p->stopping;
 	struct urec *u, *next;
 
-	TAILQ_FOREACH_SAFE(u, &p->retry, entry, next) {
+	TAILQ_FOREACH_SAFE(u, &p->retry, entry, next)
+	{
 		if (u->retry_at_ms > now && !p->stopping)
 			continue;
 		TAILQ_REMOVE(&p->retry, u, entry);
@@ -578,12 +590,13 @@ producer_pump(struct producer *p)
 	for (size_t i = 0; i < p->n_shards; i++) {
 		struct pshard *s = p->shards[i];
 		if (kpl_agg_count(s->agg) > 0 &&
-		    (hurry || s->oldest_ms +
-			    p->conf->kpl.record_max_buffered_time <= now))
+		    (hurry ||
+		        s->oldest_ms + p->conf->kpl.record_max_buffered_time <=
+		            now))
 			shard_seal(p, s);
 	}
 	while (p->in_flight < p->conf->kpl.max_connections &&
-	    !TAILQ_EMPTY(&p->queue) && pipeline_send(p, now))
+	       !TAILQ_EMPTY(&p->queue) && pipeline_send(p, now))
 		;
 	pipeline_arm(p, now);
 }
@@ -607,7 +620,7 @@ pipeline_arm(struct producer *p, uint64_t now)
 	for (size_t i = 0; i < p->n_shards; i++)
 		if (kpl_agg_count(p->shards[i]->agg) > 0) {
 			uint64_t t = p->shards[i]->oldest_ms +
-			    p->conf->kpl.record_max_buffered_time;
+			             p->conf->kpl.record_max_buffered_time;
 			if (t < wake)
 				wake = t;
 		}
@@ -621,8 +634,8 @@ pipeline_arm(struct producer *p, uint64_t now)
 			wake = t;
 	}
 	TAILQ_FOREACH(u, &p->retry, entry)
-		if (u->retry_at_ms < wake)
-			wake = u->retry_at_ms;
+	if (u->retry_at_ms < wake)
+		wake = u->retry_at_ms;
 	if (wake == UINT64_MAX) {
 		evtimer_del(p->timer);
 		return;
@@ -647,7 +660,8 @@ producer_nudge(struct producer *p)
 		producer_pump(p);
 }
 
-/* ---- life ------------------------------------------------------------------ */
+/* ---- life ------------------------------------------------------------------
+ */
 
 int
 producer_pipeline_init(struct producer *p)

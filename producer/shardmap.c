@@ -98,13 +98,13 @@ shard_new(struct producer *p, const struct kinesis_shard *ks)
 	s->live = 1;
 	if ((s->id = strdup(ks->id)) == NULL ||
 	    kpl_hash_parse(ks->hash_start, strlen(ks->hash_start), &s->start,
-		&cause) != KPL_OK ||
+	        &cause) != KPL_OK ||
 	    kpl_hash_parse(ks->hash_end, strlen(ks->hash_end), &s->end,
-		&cause) != KPL_OK ||
+	        &cause) != KPL_OK ||
 	    kpl_agg_new(p->conf->kpl.aggregation_max_count > SIZE_MAX
-		    ? SIZE_MAX
-		    : (size_t)p->conf->kpl.aggregation_max_count,
-		(size_t)max_size, &s->agg) != KPL_OK) {
+	                    ? SIZE_MAX
+	                    : (size_t)p->conf->kpl.aggregation_max_count,
+	        (size_t)max_size, &s->agg) != KPL_OK) {
 		producer_shard_free(s);
 		return NULL;
 	}
@@ -137,7 +137,8 @@ map_install(struct producer *p, const struct kinesis_shards *ks)
 		s = map_find_id(old, n_old, ks->shards[i].id);
 		if (s == NULL && (s = shard_new(p, &ks->shards[i])) == NULL) {
 			for (size_t k = 0; k < n; k++)
-				if (map_find_id(old, n_old, next[k]->id) == NULL)
+				if (map_find_id(old, n_old, next[k]->id) ==
+				    NULL)
 					producer_shard_free(next[k]);
 			free(next);
 			return -1;
@@ -166,14 +167,15 @@ map_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 map_retry_in(struct producer *p, uint64_t ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	evtimer_add(p->map_timer, &tv);
 }
 
 static void
-map_on_shards(const struct aws_result *r, const struct kinesis_shards *ks,
-    void *arg)
+map_on_shards(
+    const struct aws_result *r, const struct kinesis_shards *ks, void *arg)
 {
 	struct producer *p = arg;
 
@@ -181,20 +183,24 @@ map_on_shards(const struct aws_result *r, const struct kinesis_shards *ks,
 	if (r->err != AWS_OK) {
 		if (aws_result_is(r, "ResourceNotFoundException")) {
 			if (p->map_state != PMAP_MISSING)
-				log_errorx("producer", "%s: stream %s not found "
+				log_errorx("producer",
+				    "%s: stream %s not found "
 				    "in region %s: puts to it fail with "
-				    "ResourceNotFoundException until it exists; "
-				    "checking every %d s", p->name,
-				    p->conf->stream_name, p->region,
+				    "ResourceNotFoundException until it "
+				    "exists; "
+				    "checking every %d s",
+				    p->name, p->conf->stream_name, p->region,
 				    MAP_MISSING_MS / 1000);
 			map_set_state(p, PMAP_MISSING);
 			map_retry_in(p, MAP_MISSING_MS);
 		} else {
 			/* Once per outage, not once a second. */
-			enum log_level lvl = p->map_warned++ ? LOG_LEVEL_DEBUG
-							     : LOG_LEVEL_WARN;
-			log_msg(lvl, "producer", "%s: ListShards %s: %s%s%s; "
-			    "retrying every %d s", p->name, p->conf->stream_name,
+			enum log_level lvl =
+			    p->map_warned++ ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN;
+			log_msg(lvl, "producer",
+			    "%s: ListShards %s: %s%s%s; "
+			    "retrying every %d s",
+			    p->name, p->conf->stream_name,
 			    r->type != NULL ? r->type : aws_err_name(r->err),
 			    r->message != NULL ? ": " : "",
 			    r->message != NULL ? r->message : "",
@@ -205,8 +211,10 @@ map_on_shards(const struct aws_result *r, const struct kinesis_shards *ks,
 	}
 	p->map_warned = 0;
 	if (map_install(p, ks) == -1) {
-		log_warnx("producer", "%s: out of memory reading the shard "
-		    "map; retrying", p->name);
+		log_warnx("producer",
+		    "%s: out of memory reading the shard "
+		    "map; retrying",
+		    p->name);
 		map_retry_in(p, MAP_RETRY_MS);
 		return;
 	}
@@ -222,7 +230,7 @@ void
 producer_map_refresh(struct producer *p)
 {
 	struct kinesis_list_shards_params params = {
-		.stream = p->conf->stream_name,
+	    .stream = p->conf->stream_name,
 	};
 
 	if (p->map_refreshing)

@@ -50,8 +50,12 @@ op_big(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 static struct ipc_server *
 server_start(const uint32_t *uids, size_t n_uids)
 {
-	struct ipc_opts o = { .path = path, .mode = 0660, .inherited_fd = -1,
-		.max_line = 2u << 20, .uids = uids, .n_uids = n_uids };
+	struct ipc_opts o = {.path = path,
+	    .mode = 0660,
+	    .inherited_fd = -1,
+	    .max_line = 2u << 20,
+	    .uids = uids,
+	    .n_uids = n_uids};
 	struct ipc_server *s;
 	char *cause = NULL;
 
@@ -87,7 +91,7 @@ teardown(void)
 static int
 client(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	strcpy(sun.sun_path, path);
@@ -197,8 +201,8 @@ START_TEST(ten_thousand_lines_one_write)
 	int fd = client(), eof;
 
 	for (int i = 0; i < 10000; i++)
-		len += (size_t)snprintf(in + len, cap - len,
-		    "{\"op\":\"ping\",\"id\":%d}\n", i);
+		len += (size_t)snprintf(
+		    in + len, cap - len, "{\"op\":\"ping\",\"id\":%d}\n", i);
 	send_all(fd, in, len);
 	out = collect(fd, 5000, 10000, &eof);
 	ck_assert_uint_eq(count(out, "\"pong\""), 10000);
@@ -206,7 +210,7 @@ START_TEST(ten_thousand_lines_one_write)
 	snprintf(want, sizeof(want), "{\"op\":\"pong\",\"id\":9999}\n");
 	ck_assert_str_eq(out + strlen(out) - strlen(want), want);
 	ck_assert_ptr_nonnull(strstr(out, "{\"op\":\"pong\",\"id\":0}\n{\"op\":"
-					  "\"pong\",\"id\":1}\n"));
+	                                  "\"pong\",\"id\":1}\n"));
 	free(in);
 	free(out);
 	close(fd);
@@ -235,14 +239,14 @@ END_TEST
 
 START_TEST(bad_requests)
 {
-	const char *in = "\n   \n"                      /* blank: ignored */
-			 "\xff\xfe{\"op\":\"ping\"}\n"      /* bad UTF-8 */
-			 "[1,2]\n"                          /* not an object */
-			 "{\"id\":3}\n"                     /* no op */
-			 "{\"op\":\"nope\",\"id\":\"x\"}\n" /* unknown op */
-			 "{\"op\":\"ping\",\"id\":[1]}\n"   /* bad id */
-			 "{\"op\":\"ping\"} trailing\n"     /* two values */
-			 "{\"op\":\"ping\",\"id\":9}\n";
+	const char *in = "\n   \n"                          /* blank: ignored */
+	                 "\xff\xfe{\"op\":\"ping\"}\n"      /* bad UTF-8 */
+	                 "[1,2]\n"                          /* not an object */
+	                 "{\"id\":3}\n"                     /* no op */
+	                 "{\"op\":\"nope\",\"id\":\"x\"}\n" /* unknown op */
+	                 "{\"op\":\"ping\",\"id\":[1]}\n"   /* bad id */
+	                 "{\"op\":\"ping\"} trailing\n"     /* two values */
+	                 "{\"op\":\"ping\",\"id\":9}\n";
 	int fd = client(), eof;
 	char *out;
 
@@ -252,8 +256,9 @@ START_TEST(bad_requests)
 	ck_assert_uint_eq(count(out, "\"bad_json\""), 2);
 	ck_assert_uint_eq(count(out, "\"bad_request\""), 3);
 	ck_assert_ptr_nonnull(strstr(out, "{\"op\":\"error\",\"id\":\"x\","
-					  "\"error\":\"unknown_op\""));
-	ck_assert_ptr_nonnull(strstr(out, "\"id\":3,\"error\":\"bad_request\""));
+	                                  "\"error\":\"unknown_op\""));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "\"id\":3,\"error\":\"bad_request\""));
 	ck_assert_ptr_nonnull(strstr(out, "{\"op\":\"pong\",\"id\":9}"));
 	free(out);
 	close(fd);
@@ -292,8 +297,8 @@ START_TEST(slow_reader_is_not_buffered_without_limit)
 	char *out;
 
 	for (int i = 0; i < 100; i++) {
-		int n = snprintf(line, sizeof(line), "{\"op\":\"big\",\"id\":%d}\n",
-		    i);
+		int n = snprintf(
+		    line, sizeof(line), "{\"op\":\"big\",\"id\":%d}\n", i);
 		ck_assert_int_eq(write(fd, line, (size_t)n), n);
 	}
 	for (int i = 0; i < 200; i++)
@@ -330,7 +335,7 @@ END_TEST
 
 START_TEST(live_socket_refused_stale_removed)
 {
-	struct ipc_opts o = { .path = path, .mode = 0660, .inherited_fd = -1 };
+	struct ipc_opts o = {.path = path, .mode = 0660, .inherited_fd = -1};
 	char *cause = NULL;
 	struct ipc_server *second;
 	int fd, eof;
@@ -345,10 +350,10 @@ START_TEST(live_socket_refused_stale_removed)
 	ipc_server_free(srv);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	{
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
 		strcpy(sun.sun_path, path);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)),
-		    0);
+		ck_assert_int_eq(
+		    bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	}
 	close(fd);
 	srv = server_start(NULL, 0);

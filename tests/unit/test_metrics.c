@@ -28,8 +28,8 @@ render(struct metrics *m)
 START_TEST(counter_gauge_labels)
 {
 	struct metrics *m = metrics_new();
-	struct metric *c = metrics_counter(m, "kinesisd_puts_total",
-	    "User records put.", "producer,status");
+	struct metric *c = metrics_counter(
+	    m, "kinesisd_puts_total", "User records put.", "producer,status");
 	struct metric_series *ok = metric_series(c, "p1", "ok");
 	char *out;
 
@@ -37,23 +37,26 @@ START_TEST(counter_gauge_labels)
 	metric_add(ok, 2);
 	metric_inc(metric_series(c, "p\"2\\\n", "failed"));
 	/* Same name again: the same family and series. */
-	ck_assert_ptr_eq(metrics_counter(m, "kinesisd_puts_total", "x",
-			     "producer,status"), c);
+	ck_assert_ptr_eq(
+	    metrics_counter(m, "kinesisd_puts_total", "x", "producer,status"),
+	    c);
 	ck_assert_ptr_eq(metric_series(c, "p1", "ok"), ok);
 	/* Same name, other type: refused. */
 	ck_assert_ptr_null(metrics_gauge(m, "kinesisd_puts_total", "x", NULL));
-	metric_set(metric_series(metrics_gauge(m, "kinesisd_up", "Up.\nYes",
-	    NULL)), 1.5);
+	metric_set(
+	    metric_series(metrics_gauge(m, "kinesisd_up", "Up.\nYes", NULL)),
+	    1.5);
 
 	out = render(m);
-	ck_assert_ptr_nonnull(strstr(out,
-	    "# HELP kinesisd_puts_total User records put.\n"
-	    "# TYPE kinesisd_puts_total counter\n"
-	    "kinesisd_puts_total{producer=\"p1\",status=\"ok\"} 3\n"
-	    "kinesisd_puts_total{producer=\"p\\\"2\\\\\\n\",status=\"failed\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "# HELP kinesisd_puts_total User records put.\n"
+	                "# TYPE kinesisd_puts_total counter\n"
+	                "kinesisd_puts_total{producer=\"p1\",status=\"ok\"} 3\n"
+	                "kinesisd_puts_total{producer=\"p\\\"2\\\\\\n\",status="
+	                "\"failed\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(out, "# HELP kinesisd_up Up.\\nYes\n"
-					  "# TYPE kinesisd_up gauge\n"
-					  "kinesisd_up 1.5\n"));
+	                                  "# TYPE kinesisd_up gauge\n"
+	                                  "kinesisd_up 1.5\n"));
 	free(out);
 	metrics_free(m);
 }
@@ -61,10 +64,12 @@ END_TEST
 
 START_TEST(histogram_cumulative)
 {
-	static const double b[] = { 0.1, 1 };
+	static const double b[] = {0.1, 1};
 	struct metrics *m = metrics_new();
-	struct metric_series *s = metric_series(metrics_histogram(m,
-	    "kinesisd_lat_seconds", "Latency.", "op", b, 2), "put");
+	struct metric_series *s =
+	    metric_series(metrics_histogram(m, "kinesisd_lat_seconds",
+	                      "Latency.", "op", b, 2),
+	        "put");
 	char *out;
 
 	metric_observe(s, 0.05);
@@ -89,8 +94,8 @@ END_TEST
 
 START_TEST(null_is_a_no_op)
 {
-	struct metric_series *s = metric_series(metrics_counter(NULL, "a",
-	    "b", "c"), "x");
+	struct metric_series *s =
+	    metric_series(metrics_counter(NULL, "a", "b", "c"), "x");
 
 	ck_assert_ptr_null(s);
 	metric_inc(s);
