@@ -66,8 +66,9 @@ CTL_OBJS    := $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
 
 $(B)/kinesisd: $(DAEMON_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(LINK_LIBS) $(LDLIBS)
-$(B)/kinesisctl: $(CTL_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LDLIBS)
+# kinesisctl takes only base64 from aws/ (the archive brings no more).
+$(B)/kinesisctl: $(CTL_OBJS) $(B)/libaws.a
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(B)/libaws.a $(LDLIBS)
 
 kinesisd: $(B)/kinesisd
 	cp $< $@

@@ -43,7 +43,6 @@ struct lease_manager;
 
 /* -1, 0, 1 comparing two decimal sequence numbers (no sentinels): the
  * shorter one is smaller, equal lengths compare as strings. */
-int consumer_seq_cmp(const char *a, const char *b);
 /* The same for (seq, subseq) pairs: user records' order in a shard. */
 int consumer_rec_cmp(
     const char *seq_a, uint64_t sub_a, const char *seq_b, uint64_t sub_b);

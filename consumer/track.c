@@ -7,34 +7,15 @@
 #include <string.h>
 
 #include "consumer/consumer_int.h"
+#include "lease/lease.h"
 
 /* ---- sequence numbers ---------------------------------------------------- */
-
-int
-consumer_seq_cmp(const char *a, const char *b)
-{
-	size_t la, lb;
-	int c;
-
-	/* Kinesis sequence numbers are decimals without leading zeros, up to
-	 * 128 bits: longer means larger. */
-	while (*a == '0' && a[1] != '\0')
-		a++;
-	while (*b == '0' && b[1] != '\0')
-		b++;
-	la = strlen(a);
-	lb = strlen(b);
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	c = strcmp(a, b);
-	return (c > 0) - (c < 0);
-}
 
 int
 consumer_rec_cmp(
     const char *seq_a, uint64_t sub_a, const char *seq_b, uint64_t sub_b)
 {
-	int c = consumer_seq_cmp(seq_a, seq_b);
+	int c = lease_seq_cmp(seq_a, seq_b);
 
 	if (c != 0)
 		return c;

@@ -15,58 +15,13 @@
 
 #include <cJSON.h>
 
+#include "aws/aws.h"
 #include "ctl/ctl.h"
 
 #define TAIL_USAGE                                                             \
 	"usage: kinesisctl tail CONSUMER [-n COUNT] [--no-ack] [--json]\n"
 /* The daemon's window; a tail prints as it reads, so the default is fine. */
 #define TAIL_MAX_IN_FLIGHT 1000
-
-static int
-b64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes standard base64 in place; the decoded length, or -1. */
-static long
-b64_decode_inplace(char *s)
-{
-	size_t len = strlen(s), o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v;
-		if (s[i] == '=') {
-			/* Padding only at the end. */
-			if (i < len - 2 || (i == len - 2 && s[i + 1] != '='))
-				return -1;
-			break;
-		}
-		if ((v = b64_value((unsigned char)s[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			s[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	return (long)o;
-}
 
 static const char *
 str_field(const cJSON *m, const char *name)
@@ -117,7 +72,6 @@ static int
 tail_print(const cJSON *rec, int json)
 {
 	char *text;
-	long n;
 
 	if (json) {
 		if ((text = cJSON_PrintUnformatted(rec)) == NULL)
@@ -126,15 +80,16 @@ tail_print(const cJSON *rec, int json)
 		free(text);
 	} else {
 		const char *data = str_field(rec, "data");
-		if (data == NULL || (text = strdup(data)) == NULL)
-			return -1;
-		if ((n = b64_decode_inplace(text)) < 0) {
+		unsigned char *bytes = NULL;
+		size_t n;
+		if (data == NULL ||
+		    aws_base64_decode(data, strlen(data), &bytes, &n) == -1) {
 			fprintf(stderr, "kinesisctl: a record's data is not "
 			                "base64\n");
-			free(text);
 			return -1;
 		}
-		fwrite(text, 1, (size_t)n, stdout);
+		text = (char *)bytes;
+		fwrite(text, 1, n, stdout);
 		putchar('\n');
 		free(text);
 	}

@@ -11,22 +11,23 @@
 #include <string.h>
 
 #include "consumer/consumer_int.h"
+#include "lease/lease.h"
 
 /* ---- sequence numbers ---------------------------------------------------- */
 
 START_TEST(seq_order)
 {
-	ck_assert_int_eq(consumer_seq_cmp("1", "2"), -1);
-	ck_assert_int_eq(consumer_seq_cmp("10", "9"), 1);
-	ck_assert_int_eq(consumer_seq_cmp("123", "123"), 0);
+	ck_assert_int_eq(lease_seq_cmp("1", "2"), -1);
+	ck_assert_int_eq(lease_seq_cmp("10", "9"), 1);
+	ck_assert_int_eq(lease_seq_cmp("123", "123"), 0);
 	/* Real ones: 56 digits, beyond any integer type. */
 	ck_assert_int_eq(
-	    consumer_seq_cmp(
+	    lease_seq_cmp(
 	        "49590338271490256608559692538361571095921575989136588898",
 	        "49590338271490256608559692540925702759324208523137515618"),
 	    -1);
-	ck_assert_int_eq(consumer_seq_cmp("0", "0"), 0);
-	ck_assert_int_eq(consumer_seq_cmp("007", "7"), 0);
+	ck_assert_int_eq(lease_seq_cmp("0", "0"), 0);
+	ck_assert_int_eq(lease_seq_cmp("007", "7"), 0);
 
 	ck_assert_int_eq(consumer_rec_cmp("5", 0, "5", 1), -1);
 	ck_assert_int_eq(consumer_rec_cmp("5", 3, "5", 3), 0);
