@@ -41,22 +41,25 @@ start_kinesisd "$T/kinesisd.yaml"
 say "kinesisctl ping"
 "$TOP/kinesisctl" ping || fail "kinesisd does not answer"
 
-if "$TOP/kinesisctl" --help 2>&1 | grep -q ' put '; then
-	say "kinesisctl put demo-producer (5 records)"
-	printf 'hello\nfrom\nkinesisd\nrecord 4\nrecord 5\n' |
-	    "$TOP/kinesisctl" put demo-producer || fail "put"
-	say "kinesisctl tail demo-consumer -n 5"
-	timeout 60 "$TOP/kinesisctl" tail demo-consumer -n 5 || fail "tail"
-	say "the same records read back with the AWS CLI"
-	for shard in shardId-000000000000 shardId-000000000001; do
-		it=$(aws_kinesis get-shard-iterator --stream-name demo-stream \
-		    --shard-id $shard --shard-iterator-type TRIM_HORIZON \
-		    --query ShardIterator --output text)
-		aws_kinesis get-records --shard-iterator "$it" \
-		    --query 'length(Records)' --output text |
-		    sed "s/^/$shard: Kinesis records: /"
-	done
-fi
+say "kinesisctl put demo-producer (5 records, one per line)"
+printf 'hello\nfrom\nkinesisd\nrecord 4\nrecord 5\n' |
+    "$TOP/kinesisctl" put demo-producer || fail "put"
+
+say "kinesisctl tail demo-consumer -n 5 (subscribe, print, ack)"
+timeout 60 "$TOP/kinesisctl" tail demo-consumer -n 5 || fail "tail"
+
+say "kinesisctl leases demo-consumer (the KCL-compatible lease table)"
+"$TOP/kinesisctl" leases demo-consumer || fail "leases"
+
+say "the stream read back with the AWS CLI: KPL aggregates, one per shard"
+for shard in shardId-000000000000 shardId-000000000001; do
+	it=$(aws_kinesis get-shard-iterator --stream-name demo-stream \
+	    --shard-id $shard --shard-iterator-type TRIM_HORIZON \
+	    --query ShardIterator --output text)
+	aws_kinesis get-records --shard-iterator "$it" \
+	    --query 'length(Records)' --output text |
+	    sed "s/^/$shard: Kinesis records: /"
+done
 
 say "kinesisctl stats"
 "$TOP/kinesisctl" stats
