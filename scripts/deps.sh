@@ -7,7 +7,8 @@ set -eu
 
 DEBS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev check awscli python3-boto3 python3-botocore
-python3-prometheus-client curl ca-certificates valgrind"
+python3-prometheus-client python3-yaml curl ca-certificates valgrind
+systemd"
 # `scripts/deps.sh fuzz` (make fuzz): clang and its libFuzzer runtime too.
 FUZZ=""
 if [ "${1:-}" = fuzz ]; then
