@@ -10,7 +10,7 @@
 # token, so X-Amz-Security-Token signing is checked too.  Endpoints come
 # from AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL_DYNAMODB.  The requests
 # are made by tests/tools/kdaws (one call per run, through kinesis/,
-# dynamo/ and aws/); later the daemon itself runs through the same proxy.
+# dynamo/ and aws/), then by kinesisd itself producing and consuming.
 #
 # A negative control (a wrong secret under the same key id, through a
 # third proxy) must FAIL, so a checker that passes everything cannot pass
@@ -127,6 +127,41 @@ kd dynamodb GetItem "{\"TableName\":\"$TB\",
 kd dynamodb Scan "{\"TableName\":\"$TB\"}"
 kd dynamodb DeleteItem "{\"TableName\":\"$TB\",
   \"Key\":{\"leaseKey\":{\"S\":\"shardId-000000000000\"}}}"
+
+# --- kinesisd itself, producing and consuming through the same proxies:
+# the daemon's PutRecords, ListShards, GetShardIterator, GetRecords and
+# every lease-table call must pass botocore's check too.
+before_k=$(wc -l <"$T/proxy-kinesis.results")
+before_d=$(wc -l <"$T/proxy-dynamodb.results")
+cat >"$T/kd.yaml" <<YAML
+application-name: sigv4
+socket: $T/kd.sock
+http-listen: ""
+region: $REGION
+producers: { p: { stream-name: $S } }
+consumers:
+  c:
+    stream-name: $S
+    kcl: { initialPositionInStream: TRIM_HORIZON }
+    checkpointer: { intervalMillis: 200 }
+YAML
+start_kinesisd "$T/kd.yaml"
+"$TOP/kinesisctl" put p --key signed one two three >/dev/null ||
+    fail "kinesisd put through the proxy"
+timeout 60 "$TOP/kinesisctl" tail c -n 5 >"$T/tail.out" 2>/dev/null ||
+    fail "kinesisd tail through the proxy"
+grep -q '^three$' "$T/tail.out" || fail "tail: $(cat "$T/tail.out")"
+kill -TERM "$KD_PID"
+wait "$KD_PID" || fail "kinesisd exit code"
+for op in PutRecords ListShards GetShardIterator GetRecords; do
+	tail -n +$((before_k + 1)) "$T/proxy-kinesis.results" | grep -q "$op" ||
+	    fail "kinesisd's $op did not go through the proxy"
+done
+for op in DescribeTable Scan UpdateItem; do
+	tail -n +$((before_d + 1)) "$T/proxy-dynamodb.results" | grep -q "$op" ||
+	    fail "kinesisd's $op did not go through the proxy"
+done
+note "kinesisd: $(($(wc -l <"$T/proxy-kinesis.results") - before_k)) Kinesis and $(($(wc -l <"$T/proxy-dynamodb.results") - before_d)) DynamoDB requests checked"
 
 # --- the verdicts
 for svc in kinesis dynamodb; do
