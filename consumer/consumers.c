@@ -619,6 +619,14 @@ consumer_init(struct consumers *all, struct consumer *c,
 		break;
 	}
 	lo.failover_time_millis = kcl->failover_time_millis;
+	/*
+	 * The KCL scans for leases every 2 x failoverTimeMillis.  kinesisd
+	 * releases its leases on a graceful stop so that others take them at
+	 * once (SPEC section 4); that only shows if they look often enough,
+	 * so the taker runs every failoverTimeMillis / 2: one Scan of the
+	 * lease table each time, cheap for tables of hundreds of leases.
+	 */
+	lo.taker_interval_millis = kcl->failover_time_millis / 2;
 	lo.shard_sync_interval_millis = kcl->shard_sync_interval_millis;
 	lo.max_leases_for_worker = kcl->max_leases_for_worker;
 	lo.max_leases_to_steal_at_one_time =
