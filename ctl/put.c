@@ -130,7 +130,9 @@ ctl_cmd_put(struct ctl_conn *c, int argc, char **argv)
 	ssize_t n;
 	int ch, rc = 0;
 
-	optind = 1;
+	/* 0, not 1: glibc then starts afresh, permuting again, so options
+	 * may follow PRODUCER (main's "+" mode must not carry over). */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "k:e:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':

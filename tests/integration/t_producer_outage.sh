@@ -25,7 +25,9 @@ start_kinesisd "$T/kd.yaml"
 printf 'one\ntwo\nthree\n' | "$TOP/kinesisctl" put p >"$T/ctl.out" ||
     fail "kinesisctl put: $(cat "$T/ctl.out")"
 grep -q '^3 put, 0 failed' "$T/ctl.out" || fail "kinesisctl put summary"
-"$TOP/kinesisctl" put p --key fixed a b >/dev/null || fail "kinesisctl put args"
+"$TOP/kinesisctl" put p --key fixed a b >"$T/ctl2.out" || fail "kinesisctl put args"
+# Options after PRODUCER are options, not records.
+grep -q '^2 put, 0 failed' "$T/ctl2.out" || fail "kinesisctl put --key: $(cat "$T/ctl2.out")"
 "$TOP/kinesisctl" put nosuch x 2>/dev/null && fail "put to unknown producer"
 
 $PY - "$KD_SOCK" "$T" <<'PYEOF' &
