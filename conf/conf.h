@@ -78,16 +78,19 @@ struct conf_kcl {
 	uint64_t shard_sync_interval_millis; /* shardSyncIntervalMillis */
 	int cleanup_leases_upon_shard_completion; /* cleanupLeasesUponShardCompletion
 	                                           */
-	uint64_t parent_shard_poll_interval_millis; /* parentShardPollIntervalMillis
-	                                             */
-	uint64_t task_backoff_time_millis;          /* taskBackoffTimeMillis */
-	uint64_t max_leases_for_worker;             /* maxLeasesForWorker */
+	uint64_t
+	    parent_shard_poll_interval_millis; /* parentShardPollIntervalMillis
+	                                        */
+	uint64_t task_backoff_time_millis;     /* taskBackoffTimeMillis */
+	uint64_t max_leases_for_worker;        /* maxLeasesForWorker */
 	uint64_t
 	    max_leases_to_steal_at_one_time; /* maxLeasesToStealAtOneTime */
-	uint64_t initial_lease_table_read_capacity; /* initialLeaseTableReadCapacity
-	                                             */
-	uint64_t initial_lease_table_write_capacity; /* initialLeaseTableWriteCapacity
-	                                              */
+	uint64_t
+	    initial_lease_table_read_capacity; /* initialLeaseTableReadCapacity
+	                                        */
+	uint64_t
+	    initial_lease_table_write_capacity; /* initialLeaseTableWriteCapacity
+	                                         */
 	char *worker_id;   /* workerId; conf_load fills <hostname>:<uuid> */
 	char *table_name;  /* tableName; conf_load fills <app>-<stream> */
 	char *region_name; /* regionName; NULL: the daemon's */

@@ -72,6 +72,10 @@ cJSON *ipc_msg_new(const char *op, const cJSON *id);
 /* Queues msg as one line; takes ownership of msg.  0, or -1 when the
  * connection is closing (msg is freed anyway). */
 int ipc_conn_send(struct ipc_conn *, cJSON *msg);
+/* Queues a line already in JSON (without its newline), for hot paths
+ * that format replies themselves; the caller vouches that it is one
+ * valid JSON object.  0, or -1 when the connection is closing. */
+int ipc_conn_send_line(struct ipc_conn *, const char *line, size_t len);
 /* Sends {"op":"error","id":id,"error":code,"message":...}. */
 void ipc_conn_error(struct ipc_conn *, const cJSON *id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

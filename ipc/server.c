@@ -222,11 +222,11 @@ ipc_conn_writable(const struct ipc_conn *c)
 }
 
 static int
-conn_write_line(struct ipc_conn *c, const char *text)
+conn_write_line(struct ipc_conn *c, const char *text, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (evbuffer_add(out, text, strlen(text)) == -1 ||
+	if (evbuffer_add(out, text, len) == -1 ||
 	    evbuffer_add(out, "\n", 1) == -1)
 		return -1;
 	if (!c->full && evbuffer_get_length(out) > c->srv->high) {
@@ -236,6 +236,14 @@ conn_write_line(struct ipc_conn *c, const char *text)
 		ipc_conn_pause(c, IPC_PAUSE_OUTPUT);
 	}
 	return 0;
+}
+
+int
+ipc_conn_send_line(struct ipc_conn *c, const char *line, size_t len)
+{
+	if (c->state == CONN_DEAD)
+		return -1;
+	return conn_write_line(c, line, len);
 }
 
 int
@@ -251,7 +259,7 @@ ipc_conn_send(struct ipc_conn *c, cJSON *msg)
 		return -1;
 	}
 	if ((text = cJSON_PrintUnformatted(msg)) != NULL) {
-		rc = conn_write_line(c, text);
+		rc = conn_write_line(c, text, strlen(text));
 		free(text);
 	}
 	cJSON_Delete(msg);
@@ -289,7 +297,7 @@ ipc_server_broadcast(struct ipc_server *srv, cJSON *msg)
 		return;
 	if ((text = cJSON_PrintUnformatted(msg)) != NULL) {
 		TAILQ_FOREACH(c, &srv->conns, entry)
-		conn_write_line(c, text);
+		conn_write_line(c, text, strlen(text));
 		free(text);
 	}
 	cJSON_Delete(msg);

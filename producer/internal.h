@@ -75,7 +75,8 @@ struct pshard;
 struct urec {
 	TAILQ_ENTRY(urec) entry;
 	struct pconn *origin; /* to answer; NULL: fire and forget */
-	cJSON *id;            /* owned; NULL: no reply wanted */
+	char *id;             /* the request's id as JSON text, inside this
+	                       * allocation; NULL: no reply wanted */
 	struct epoch *epoch;
 	struct kpl_hash hash; /* from the explicit hash key, else MD5(key) */
 	int has_ehk;

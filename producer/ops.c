@@ -2,6 +2,7 @@
  * ops.c — the producers' socket side: put and flush, validation,
  * back-pressure, results, stats, start and shutdown.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,26 +209,80 @@ producer_flush(struct producer *p, struct flushreq *req)
 
 static void producers_check_done(struct producers *);
 
+/* Kinesis shard ids and sequence numbers need no JSON escaping; anything
+ * else from the wire takes the slow path. */
+static int
+json_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		        (*s >= 'A' && *s <= 'Z') || *s == '-' || *s == '_' ||
+		        *s == '.' || *s == ':'))
+			return 0;
+	return 1;
+}
+
+static void
+reply_put_failed(
+    struct ipc_conn *c, const char *id, const char *error, const char *message)
+{
+	cJSON *jid = cJSON_Parse(id), *m = ipc_msg_new("put_failed", jid);
+
+	cJSON_Delete(jid);
+	if (m == NULL)
+		return;
+	cJSON_AddStringToObject(m, "error", error);
+	cJSON_AddStringToObject(
+	    m, "message", message != NULL ? message : error);
+	ipc_conn_send(c, m);
+}
+
+/*
+ * put_ok is the producer's most frequent line: written with snprintf from
+ * the id kept as JSON text, instead of building and printing a cJSON
+ * object for every record.
+ */
+static void
+reply_put_ok(struct ipc_conn *c, const char *id, const char *shard,
+    const char *seq, uint64_t subseq)
+{
+	char line[512];
+	cJSON *jid, *m;
+	int n;
+
+	if (json_plain(shard) && json_plain(seq)) {
+		n = snprintf(line, sizeof(line),
+		    "{\"op\":\"put_ok\",\"id\":%s,\"shard\":\"%s\",\"seq\":"
+		    "\"%s\",\"subseq\":%llu}",
+		    id, shard, seq, (unsigned long long)subseq);
+		if (n > 0 && (size_t)n < sizeof(line)) {
+			ipc_conn_send_line(c, line, (size_t)n);
+			return;
+		}
+	}
+	jid = cJSON_Parse(id);
+	m = ipc_msg_new("put_ok", jid);
+	cJSON_Delete(jid);
+	if (m == NULL)
+		return;
+	cJSON_AddStringToObject(m, "shard", shard);
+	cJSON_AddStringToObject(m, "seq", seq);
+	cJSON_AddNumberToObject(m, "subseq", (double)subseq);
+	ipc_conn_send(c, m);
+}
+
 void
 producer_complete(struct producer *p, struct urec *u, const char *shard,
     const char *seq, uint64_t subseq, const char *error, const char *message)
 {
 	double latency = (double)(producer_now_ms() - u->arrival_ms) / 1000.0;
 	struct ipc_conn *c = u->origin != NULL ? u->origin->conn : NULL;
-	cJSON *m;
 
 	if (u->id != NULL && c != NULL) {
-		m = ipc_msg_new(error == NULL ? "put_ok" : "put_failed", u->id);
-		if (m != NULL && error == NULL) {
-			cJSON_AddStringToObject(m, "shard", shard);
-			cJSON_AddStringToObject(m, "seq", seq);
-			cJSON_AddNumberToObject(m, "subseq", (double)subseq);
-		} else if (m != NULL) {
-			cJSON_AddStringToObject(m, "error", error);
-			cJSON_AddStringToObject(
-			    m, "message", message != NULL ? message : error);
-		}
-		ipc_conn_send(c, m);
+		if (error == NULL)
+			reply_put_ok(c, u->id, shard, seq, subseq);
+		else
+			reply_put_failed(c, u->id, error, message);
 		ipc_conn_release(c); /* max-unanswered-puts */
 	}
 	if (error == NULL) {
@@ -248,7 +303,6 @@ producer_complete(struct producer *p, struct urec *u, const char *shard,
 	metric_set(p->m_outstanding, (double)p->outstanding);
 	u->epoch->outstanding--;
 	pconn_unref(p->set, u->origin);
-	cJSON_Delete(u->id);
 	free(u);
 	epoch_settle(p);
 	if (p->saturated && p->outstanding <= p->max_outstanding -
@@ -281,6 +335,23 @@ utf8_chars(const char *s)
 	return n;
 }
 
+/*
+ * The request's id as JSON text, to echo in the reply: integers straight
+ * into buf, anything else printed by cJSON into *heap (the caller frees
+ * it).  0, or -1 when out of memory.
+ */
+static int
+id_text(const cJSON *id, char *buf, size_t len, char **heap)
+{
+	*heap = NULL;
+	if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) &&
+	    fabs(id->valuedouble) < 9007199254740992.0) {
+		snprintf(buf, len, "%lld", (long long)id->valuedouble);
+		return 0;
+	}
+	return (*heap = cJSON_PrintUnformatted(id)) != NULL ? 0 : -1;
+}
+
 static void
 op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 {
@@ -297,6 +368,9 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	struct pconn *pc;
 	struct urec *u;
 	const char *cause;
+	char idbuf[32], *idheap = NULL;
+	const char *idtext;
+	size_t id_len;
 
 	if (set->stopping) {
 		ipc_conn_error(c, id, "shutting_down",
@@ -364,8 +438,14 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		goto out;
 	}
 
+	if (id != NULL && id_text(id, idbuf, sizeof(idbuf), &idheap) == -1) {
+		ipc_conn_error(c, id, "bad_request", "put: out of memory");
+		goto out;
+	}
+	idtext = idheap != NULL ? idheap : idbuf;
+	id_len = id != NULL ? strlen(idtext) + 1 : 0;
 	if ((pc = pconn_get(set, c)) == NULL ||
-	    (u = malloc(sizeof(*u) + key_len + 1 + len + 1)) == NULL) {
+	    (u = malloc(sizeof(*u) + key_len + 1 + len + 1 + id_len)) == NULL) {
 		ipc_conn_error(c, id, "bad_request", "put: out of memory");
 		goto out;
 	}
@@ -384,12 +464,8 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		snprintf(u->ehk, sizeof(u->ehk), "%s", je->valuestring);
 	}
 	if (id != NULL) {
-		if ((u->id = cJSON_Duplicate(id, 1)) == NULL) {
-			free(u);
-			ipc_conn_error(
-			    c, id, "bad_request", "put: out of memory");
-			goto out;
-		}
+		u->id = (char *)u->data + len + 1;
+		memcpy(u->id, idtext, id_len);
 		u->origin = pc;
 		pc->refs++;
 		/* max-unanswered-puts; released in producer_complete. */
@@ -414,6 +490,7 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 	producer_route(p, u);
 	producer_nudge(p);
 out:
+	free(idheap);
 	free(data);
 }
 

@@ -135,6 +135,10 @@ assert m["op"] == "put_ok", m
 m = c.request({"op": "put", "producer": "agg", "key": "any", "text": "x",
                "ehk": str((1 << 128) - 1), "id": "ehk"})
 assert m["op"] == "put_ok" and m["shard"] == "shardId-000000000003", m
+# ids come back exactly as sent, whatever their JSON
+for rid in ['q"uote\\ \u00e9\n', 1.5, -7, 2 ** 60, 0, ""]:
+    m = c.request({"op": "put", "producer": "agg", "key": "idk", "text": "x", "id": rid})
+    assert m["op"] == "put_ok" and m["id"] == rid, (rid, m)
 assert c.request({"op": "ping", "id": "still"})["op"] == "pong"
 PYEOF
 
