@@ -385,4 +385,23 @@ char *aws_base64_encode(const void *data, size_t len, size_t *out_len);
 int aws_base64_decode(
     const char *in, size_t len, unsigned char **out, size_t *out_len);
 
+/* The same into the caller's memory, for hot paths that place the text or
+ * the bytes inside a larger allocation: encode_to writes
+ * AWS_BASE64_ENCODED_LEN(len) characters (no NUL) and returns that count;
+ * decode_to needs AWS_BASE64_DECODED_MAX(len) bytes of room (no NUL). */
+#define AWS_BASE64_ENCODED_LEN(n) (((n) + 2) / 3 * 4)
+#define AWS_BASE64_DECODED_MAX(n) ((n) / 4 * 3)
+size_t aws_base64_encode_to(const void *data, size_t len, char *out);
+int aws_base64_decode_to(
+    const char *in, size_t len, unsigned char *out, size_t *out_len);
+
+/* ---- JSON strings (aws/jsonstr.c) -----------------------------------------
+ */
+
+/* Writes s[0..len) (UTF-8) as a quoted JSON string at out, which has room
+ * for AWS_JSON_QUOTED_MAX(len) bytes (no NUL); returns the bytes written.
+ * For text built by hand on hot paths; cJSON prints the same. */
+#define AWS_JSON_QUOTED_MAX(n) (6 * (n) + 2)
+size_t aws_json_quote_to(const char *s, size_t len, char *out);
+
 #endif

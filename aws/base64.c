@@ -15,18 +15,12 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *
-aws_base64_encode(const void *data, size_t len, size_t *out_len)
+size_t
+aws_base64_encode_to(const void *data, size_t len, char *out)
 {
 	const unsigned char *in = data;
-	size_t n, i, o = 0;
-	char *out;
+	size_t i, o = 0;
 
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-		return NULL;
-	n = (len + 2) / 3 * 4;
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
 	for (i = 0; i + 2 < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
 		             in[i + 2];
@@ -44,6 +38,20 @@ aws_base64_encode(const void *data, size_t len, size_t *out_len)
 		out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
 		out[o++] = '=';
 	}
+	return o;
+}
+
+char *
+aws_base64_encode(const void *data, size_t len, size_t *out_len)
+{
+	size_t o;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return NULL;
+	if ((out = malloc(AWS_BASE64_ENCODED_LEN(len) + 1)) == NULL)
+		return NULL;
+	o = aws_base64_encode_to(data, len, out);
 	out[o] = '\0';
 	if (out_len != NULL)
 		*out_len = o;
@@ -90,28 +98,24 @@ b64_value(unsigned char c)
 }
 
 int
-aws_base64_decode(
-    const char *in, size_t len, unsigned char **out, size_t *out_len)
+aws_base64_decode_to(
+    const char *in, size_t len, unsigned char *buf, size_t *out_len)
 {
 	const unsigned char *s = (const unsigned char *)in;
-	unsigned char *buf;
 	size_t pad = 0, o = 0;
 
-	*out = NULL;
 	*out_len = 0;
 	if (len % 4 != 0)
 		return -1;
 	if (len > 0 && s[len - 1] == '=')
 		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
-	if ((buf = malloc(len / 4 * 3 + 1)) == NULL)
-		return -1;
 	/* Every quantum but the last has no padding: the plain loop. */
 	for (size_t i = 0; i + 4 < len; i += 4) {
 		unsigned a = b64_table[s[i]], b = b64_table[s[i + 1]];
 		unsigned c = b64_table[s[i + 2]], d = b64_table[s[i + 3]];
 		uint32_t q;
 		if (a == 0 || b == 0 || c == 0 || d == 0)
-			goto fail;
+			return -1;
 		q = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
 		buf[o++] = (unsigned char)(q >> 16);
 		buf[o++] = (unsigned char)(q >> 8);
@@ -128,29 +132,43 @@ aws_base64_decode(
 				continue;
 			}
 			if ((v[j] = b64_value(s[i + j])) < 0)
-				goto fail;
+				return -1;
 		}
 		uint32_t q = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
 		             (uint32_t)v[2] << 6 | (uint32_t)v[3];
 		buf[o++] = (unsigned char)(q >> 16);
 		if (last && pad == 2) {
 			if ((q & 0xffff) != 0)
-				goto fail;
+				return -1;
 			break;
 		}
 		buf[o++] = (unsigned char)(q >> 8);
 		if (last && pad == 1) {
 			if ((q & 0xff) != 0)
-				goto fail;
+				return -1;
 			break;
 		}
 		buf[o++] = (unsigned char)q;
 	}
-	buf[o] = '\0';
-	*out = buf;
 	*out_len = o;
 	return 0;
-fail:
-	free(buf);
-	return -1;
+}
+
+int
+aws_base64_decode(
+    const char *in, size_t len, unsigned char **out, size_t *out_len)
+{
+	unsigned char *buf;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len % 4 != 0 || (buf = malloc(len / 4 * 3 + 1)) == NULL)
+		return -1;
+	if (aws_base64_decode_to(in, len, buf, out_len) == -1) {
+		free(buf);
+		return -1;
+	}
+	buf[*out_len] = '\0';
+	*out = buf;
+	return 0;
 }

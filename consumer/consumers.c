@@ -412,7 +412,7 @@ struct consumer_list_req {
 	struct consumers *all;
 	struct consumer *cons;
 	struct ipc_conn *conn; /* NULL once closed */
-	cJSON *id;
+	char *id; /* the request's id (JSON text), owned; or NULL */
 	TAILQ_ENTRY(consumer_list_req) entry;
 };
 
@@ -421,7 +421,7 @@ list_req_free(struct consumer_list_req *r)
 {
 	if (r == NULL)
 		return;
-	cJSON_Delete(r->id);
+	free(r->id);
 	free(r);
 }
 
@@ -482,25 +482,26 @@ on_lease_list(const struct lease_info *v, size_t n, const char *err, void *arg)
 }
 
 static void
-op_leases(struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+op_leases(
+    struct ipc_conn *conn, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct consumers *all = arg;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "consumer");
+	const struct ipc_value *v = ipc_req_get(req, "consumer");
 	struct consumer_list_req *r;
 	struct consumer *c;
 
-	if (!cJSON_IsString(v)) {
+	if (v == NULL || v->type != IPC_STRING) {
 		ipc_conn_error(
 		    conn, id, "bad_request", "\"consumer\" must be a string");
 		return;
 	}
-	if ((c = consumers_find(all, v->valuestring)) == NULL) {
+	if ((c = consumers_find(all, v->str)) == NULL) {
 		ipc_conn_error(conn, id, "unknown_consumer",
-		    "no consumer named '%s' is configured", v->valuestring);
+		    "no consumer named '%s' is configured", v->str);
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (id != NULL && (r->id = cJSON_Duplicate(id, 1)) == NULL)) {
+	    (id != NULL && (r->id = strdup(id)) == NULL)) {
 		list_req_free(r);
 		ipc_conn_error(conn, id, "bad_request", "out of memory");
 		return;

@@ -357,20 +357,11 @@ consumer_conn_closed(struct consumers *all, struct ipc_conn *conn)
 	}
 }
 
-static const char *
-req_string(const cJSON *req, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
-
-	return cJSON_IsString(v) && v->valuestring[0] != '\0' ? v->valuestring
-	                                                      : NULL;
-}
-
 static struct consumer *
-req_consumer(struct consumers *all, struct ipc_conn *conn, const cJSON *req,
-    const cJSON *id)
+req_consumer(struct consumers *all, struct ipc_conn *conn,
+    const struct ipc_req *req, const char *id)
 {
-	const char *name = req_string(req, "consumer");
+	const char *name = ipc_req_string(req, "consumer");
 	struct consumer *c;
 
 	if (name == NULL) {
@@ -385,7 +376,7 @@ req_consumer(struct consumers *all, struct ipc_conn *conn, const cJSON *req,
 }
 
 static cJSON *
-consumer_reply(const struct consumer *c, const char *op, const cJSON *id)
+consumer_reply(const struct consumer *c, const char *op, const char *id)
 {
 	cJSON *m = ipc_msg_new(op, id);
 
@@ -399,26 +390,26 @@ consumer_reply(const struct consumer *c, const char *op, const cJSON *id)
 
 static void
 op_subscribe(
-    struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+    struct ipc_conn *conn, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct consumers *all = arg;
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "max_in_flight");
+	const struct ipc_value *v = ipc_req_get(req, "max_in_flight");
 	size_t max = DEFAULT_MAX_IN_FLIGHT;
+	uint64_t want;
 	struct consumer_sub *s;
 	struct consumer *c;
 
 	if ((c = req_consumer(all, conn, req, id)) == NULL)
 		return;
-	if (v != NULL && !cJSON_IsNull(v)) {
-		if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
-		    v->valuedouble > MAX_MAX_IN_FLIGHT ||
-		    v->valuedouble != floor(v->valuedouble)) {
+	if (v != NULL && v->type != IPC_NULL) {
+		if (ipc_value_uint(v, MAX_MAX_IN_FLIGHT, &want) == -1 ||
+		    want < 1) {
 			ipc_conn_error(conn, id, "bad_request",
 			    "\"max_in_flight\" must be an integer from 1 to %d",
 			    MAX_MAX_IN_FLIGHT);
 			return;
 		}
-		max = (size_t)v->valuedouble;
+		max = (size_t)want;
 	}
 	if (all->shutting_down || c->shutdown) {
 		ipc_conn_error(
@@ -466,7 +457,7 @@ op_subscribe(
 
 static void
 op_unsubscribe(
-    struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+    struct ipc_conn *conn, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct consumer_sub *s;
 	struct consumer *c;
@@ -552,16 +543,17 @@ ack_shard(struct consumer *c, const char *id)
 }
 
 static void
-op_ack(struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
+op_ack(
+    struct ipc_conn *conn, const struct ipc_req *req, const char *id, void *arg)
 {
-	const cJSON *vsub = cJSON_GetObjectItemCaseSensitive(req, "subseq");
-	const cJSON *vok = cJSON_GetObjectItemCaseSensitive(req, "ok");
-	const char *shard = req_string(req, "shard");
-	const char *seq = req_string(req, "seq");
+	const struct ipc_value *vsub = ipc_req_get(req, "subseq");
+	const struct ipc_value *vok = ipc_req_get(req, "ok");
+	const char *shard = ipc_req_string(req, "shard");
+	const char *seq = ipc_req_string(req, "seq");
 	struct consumer_shard *sh;
 	struct consumer *c;
 	uint64_t subseq = 0;
-	int ok = !cJSON_IsFalse(vok), was_sent;
+	int ok = vok == NULL || vok->type != IPC_FALSE, was_sent;
 	ssize_t i;
 
 	if ((c = req_consumer(arg, conn, req, id)) == NULL)
@@ -571,17 +563,10 @@ op_ack(struct ipc_conn *conn, const cJSON *req, const cJSON *id, void *arg)
 		    "ack needs \"shard\" and \"seq\" strings");
 		return;
 	}
-	if (vsub != NULL) {
-		/* Bounded before the cast: a double beyond 2^64 does not
-		 * convert. */
-		if (!cJSON_IsNumber(vsub) || vsub->valuedouble < 0 ||
-		    vsub->valuedouble > 9007199254740992.0 ||
-		    vsub->valuedouble != floor(vsub->valuedouble)) {
-			ipc_conn_error(conn, id, "bad_request",
-			    "\"subseq\" must be a non-negative integer");
-			return;
-		}
-		subseq = (uint64_t)vsub->valuedouble;
+	if (vsub != NULL && ipc_value_uint(vsub, UINT64_MAX, &subseq) == -1) {
+		ipc_conn_error(conn, id, "bad_request",
+		    "\"subseq\" must be a non-negative integer");
+		return;
 	}
 	/* docs/protocol.md: acks come from subscribed connections (one that
 	 * unsubscribed had its unacked records sent elsewhere). */

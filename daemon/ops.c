@@ -12,7 +12,8 @@
 #include "producer/producer.h"
 
 static void
-op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_ping(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	(void)req;
 	(void)arg;
@@ -20,7 +21,8 @@ op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 }
 
 static void
-op_hello(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_hello(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct kd *kd = arg;
 	cJSON *m, *producers, *consumers;
@@ -42,7 +44,8 @@ op_hello(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 }
 
 static void
-op_stats(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_stats(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct kd *kd = arg;
 	cJSON *m;

@@ -54,11 +54,43 @@ void ipc_server_stop_listening(struct ipc_server *);
 size_t ipc_server_conn_count(const struct ipc_server *);
 
 /*
- * A handler for one op.  id is the request's "id" (NULL when absent), to
- * echo in replies; req and id are borrowed until the handler returns.
+ * A request as the handlers see it: its top-level members, looked up by
+ * name (the first of duplicates wins, as in most JSON readers).  No op
+ * takes a nested value, so objects and arrays only say they are there.
+ * A string's text is unescaped, NUL-terminated and never holds U+0000
+ * (the server refuses such lines); a number's text is its JSON text.
+ */
+enum ipc_type {
+	IPC_NULL,
+	IPC_FALSE,
+	IPC_TRUE,
+	IPC_NUMBER,
+	IPC_STRING,
+	IPC_OBJECT,
+	IPC_ARRAY,
+};
+struct ipc_value {
+	enum ipc_type type;
+	const char *str; /* STRING and NUMBER: the text; otherwise NULL */
+	size_t len;      /* strlen(str) */
+};
+struct ipc_req;
+/* The member called name, or NULL. */
+const struct ipc_value *ipc_req_get(const struct ipc_req *, const char *name);
+/* The member's text when it is a non-empty string, else NULL. */
+const char *ipc_req_string(const struct ipc_req *, const char *name);
+/* A number with a whole value in [0, max] (7, 7.0 and 7e0 alike), below
+ * 2^53: 0 and *out, or -1 for anything else, NULL included. */
+int ipc_value_uint(const struct ipc_value *, uint64_t max, uint64_t *out);
+
+/*
+ * A handler for one op.  id is the request's "id" as the JSON text it was
+ * sent in (a string with its quotes, or a number), NULL when absent, to
+ * echo in replies verbatim; req and id are borrowed until the handler
+ * returns (copy id to answer later).
  */
 typedef void (*ipc_handler)(
-    struct ipc_conn *, const cJSON *req, const cJSON *id, void *arg);
+    struct ipc_conn *, const struct ipc_req *req, const char *id, void *arg);
 int ipc_register(struct ipc_server *, const char *op, ipc_handler, void *arg);
 
 /* Hooks on every connection: closed (before it is freed), and output
@@ -67,8 +99,9 @@ typedef void (*ipc_conn_hook)(struct ipc_conn *, void *arg);
 int ipc_on_close(struct ipc_server *, ipc_conn_hook, void *arg);
 int ipc_on_drain(struct ipc_server *, ipc_conn_hook, void *arg);
 
-/* {"op":op,"id":id} to be filled and sent; id is copied when not NULL. */
-cJSON *ipc_msg_new(const char *op, const cJSON *id);
+/* {"op":op,"id":id} to be filled and sent; id is the JSON text a handler
+ * got (copied), or NULL. */
+cJSON *ipc_msg_new(const char *op, const char *id);
 /* Queues msg as one line; takes ownership of msg.  0, or -1 when the
  * connection is closing (msg is freed anyway). */
 int ipc_conn_send(struct ipc_conn *, cJSON *msg);
@@ -77,7 +110,7 @@ int ipc_conn_send(struct ipc_conn *, cJSON *msg);
  * valid JSON object.  0, or -1 when the connection is closing. */
 int ipc_conn_send_line(struct ipc_conn *, const char *line, size_t len);
 /* Sends {"op":"error","id":id,"error":code,"message":...}. */
-void ipc_conn_error(struct ipc_conn *, const cJSON *id, const char *code,
+void ipc_conn_error(struct ipc_conn *, const char *id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sends msg to every open connection; takes ownership of msg. */
 void ipc_server_broadcast(struct ipc_server *, cJSON *msg);

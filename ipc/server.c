@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "ipc/ipc.h"
+#include "ipc/ipc_int.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
@@ -69,6 +70,9 @@ struct ipc_conn {
 	uint32_t uid, gid;
 	int32_t pid;
 	void *data[IPC_SLOTS]; /* owned by the modules; see ipc.h */
+	struct ipc_req req;    /* the line being dispatched */
+	char *req_id;          /* its id's JSON text, NUL-terminated */
+	size_t req_id_cap;
 	TAILQ_ENTRY(ipc_conn) entry;
 };
 
@@ -133,6 +137,8 @@ conn_free(struct ipc_conn *c)
 		event_free(c->resume_ev);
 	if (c->line_ev != NULL)
 		event_free(c->line_ev);
+	ipc_req_free(&c->req);
+	free(c->req_id);
 	free(c);
 }
 
@@ -195,7 +201,7 @@ conn_close_after_flush(struct ipc_conn *c)
 /* ---- sending ------------------------------------------------------------- */
 
 cJSON *
-ipc_msg_new(const char *op, const cJSON *id)
+ipc_msg_new(const char *op, const char *id)
 {
 	cJSON *m = cJSON_CreateObject();
 
@@ -203,12 +209,9 @@ ipc_msg_new(const char *op, const cJSON *id)
 		return NULL;
 	if (cJSON_AddStringToObject(m, "op", op) == NULL)
 		goto fail;
-	if (id != NULL) {
-		cJSON *dup = cJSON_Duplicate(id, 1);
-		if (dup == NULL)
-			goto fail;
-		cJSON_AddItemToObject(m, "id", dup);
-	}
+	/* The id is JSON text the scanner checked: printed as it came. */
+	if (id != NULL && cJSON_AddRawToObject(m, "id", id) == NULL)
+		goto fail;
 	return m;
 fail:
 	cJSON_Delete(m);
@@ -268,7 +271,7 @@ ipc_conn_send(struct ipc_conn *c, cJSON *msg)
 
 void
 ipc_conn_error(
-    struct ipc_conn *c, const cJSON *id, const char *code, const char *fmt, ...)
+    struct ipc_conn *c, const char *id, const char *code, const char *fmt, ...)
 {
 	char message[512];
 	va_list ap;
@@ -372,47 +375,6 @@ ipc_conn_unanswered(const struct ipc_conn *c)
 
 /* ---- framing and dispatch ------------------------------------------------ */
 
-/* RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char b = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (b < 0x80) {
-			i++;
-			continue;
-		} else if ((b & 0xe0) == 0xc0) {
-			len = 2;
-			cp = b & 0x1f;
-		} else if ((b & 0xf0) == 0xe0) {
-			len = 3;
-			cp = b & 0x0f;
-		} else if ((b & 0xf8) == 0xf0) {
-			len = 4;
-			cp = b & 0x07;
-		} else
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-		    (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 static int
 all_space(const char *s, size_t n)
 {
@@ -422,88 +384,89 @@ all_space(const char *s, size_t n)
 	return 1;
 }
 
-/*
- * Whether the JSON text s[0..n) holds U+0000 in a string, raw or escaped
- * as \u0000 (an escape: an odd number of backslashes before the u).
- * cJSON ends its strings at the first NUL, so such a string would reach a
- * handler cut short: a put's text silently shortened, a key or a name
- * quietly another one.
- */
-static int
-has_nul(const char *s, size_t n)
+/* The id member's JSON text, NUL-terminated in c->req_id, or NULL. */
+static const char *
+conn_id_text(struct ipc_conn *c, const struct ipc_member *m)
 {
-	const char *p = s, *end = s + n;
-
-	if (memchr(s, '\0', n) != NULL)
-		return 1;
-	while ((p = memmem(p, (size_t)(end - p), "u0000", 5)) != NULL) {
-		size_t bs = 0;
-
-		while (p - bs > s && p[-1 - (ptrdiff_t)bs] == '\\')
-			bs++;
-		if (bs % 2 == 1)
-			return 1;
-		p += 5;
+	if (m->raw_len + 1 > c->req_id_cap) {
+		char *v = realloc(c->req_id, m->raw_len + 1);
+		if (v == NULL)
+			return NULL;
+		c->req_id = v;
+		c->req_id_cap = m->raw_len + 1;
 	}
-	return 0;
+	memcpy(c->req_id, m->raw, m->raw_len);
+	c->req_id[m->raw_len] = '\0';
+	return c->req_id;
 }
 
 static void
 conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 {
 	struct ipc_server *srv = c->srv;
-	const char *end = NULL;
-	const cJSON *op, *id;
-	cJSON *req;
+	const struct ipc_member *idm = NULL;
+	const char *why = NULL, *id = NULL, *op;
+	enum ipc_scan scanned;
+	size_t at = 0;
 
 	if (all_space(line, len))
 		return; /* blank lines are keep-alives, not errors */
-	if (!utf8_valid((const unsigned char *)line, len)) {
-		ipc_conn_error(c, NULL, "bad_json", "line is not valid UTF-8");
-		return;
-	}
-	req = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-	if (req == NULL || end == NULL ||
-	    !all_space(end, len - (size_t)(end - line))) {
-		cJSON_Delete(req);
+	scanned = ipc_req_scan(&c->req, line, len, &why, &at);
+	switch (scanned) {
+	case IPC_SCAN_BAD_JSON:
 		ipc_conn_error(c, NULL, "bad_json",
-		    "line is not one JSON value; send one object per line");
-		return;
-	}
-	if (!cJSON_IsObject(req)) {
+		    "line is not JSON: %s at byte %zu; send one object per "
+		    "line",
+		    why, at);
+		goto done;
+	case IPC_SCAN_NOT_OBJECT:
 		ipc_conn_error(c, NULL, "bad_request",
 		    "a message is a JSON object with an \"op\"");
 		goto done;
+	case IPC_SCAN_NOMEM:
+		ipc_conn_error(c, NULL, "bad_request", "out of memory");
+		goto done;
+	case IPC_SCAN_NUL:
+	case IPC_SCAN_OBJECT:
+		break;
 	}
-	if (has_nul(line, len)) {
-		/* Only a number id is echoed: a string one may be cut too. */
-		id = cJSON_GetObjectItemCaseSensitive(req, "id");
-		ipc_conn_error(c, cJSON_IsNumber(id) ? id : NULL, "bad_request",
+	for (size_t i = 0; i < c->req.n; i++)
+		if (strcmp(c->req.m[i].name, "id") == 0) {
+			idm = &c->req.m[i];
+			break;
+		}
+	if (idm != NULL) {
+		if (idm->v.type != IPC_STRING && idm->v.type != IPC_NUMBER) {
+			ipc_conn_error(c, NULL, "bad_request",
+			    "\"id\" must be a string or a number");
+			goto done;
+		}
+		if ((id = conn_id_text(c, idm)) == NULL) {
+			ipc_conn_error(c, NULL, "bad_request", "out of memory");
+			goto done;
+		}
+	}
+	if (scanned == IPC_SCAN_NUL) {
+		/* Names and texts are C strings inside: one cut short at a NUL
+		 * would silently be another name or a shorter record. */
+		ipc_conn_error(c, id, "bad_request",
 		    "strings may not hold U+0000; send binary data as base64 "
 		    "in \"data\"");
 		goto done;
 	}
-	id = cJSON_GetObjectItemCaseSensitive(req, "id");
-	if (id != NULL && !cJSON_IsString(id) && !cJSON_IsNumber(id)) {
-		ipc_conn_error(c, NULL, "bad_request",
-		    "\"id\" must be a string or a number");
-		goto done;
-	}
-	op = cJSON_GetObjectItemCaseSensitive(req, "op");
-	if (!cJSON_IsString(op)) {
+	if ((op = ipc_req_string(&c->req, "op")) == NULL) {
 		ipc_conn_error(c, id, "bad_request",
 		    "missing \"op\" (a string such as \"ping\" or \"put\")");
 		goto done;
 	}
 	for (size_t i = 0; i < srv->n_ops; i++)
-		if (strcmp(srv->ops[i].name, op->valuestring) == 0) {
-			srv->ops[i].fn(c, req, id, srv->ops[i].arg);
+		if (strcmp(srv->ops[i].name, op) == 0) {
+			srv->ops[i].fn(c, &c->req, id, srv->ops[i].arg);
 			goto done;
 		}
-	ipc_conn_error(
-	    c, id, "unknown_op", "unknown op \"%.64s\"", op->valuestring);
+	ipc_conn_error(c, id, "unknown_op", "unknown op \"%.64s\"", op);
 done:
-	cJSON_Delete(req);
+	ipc_req_trim(&c->req);
 }
 
 static void

@@ -50,7 +50,7 @@ struct pconn {
 /* Flush requests waiting for an epoch (see struct epoch). */
 struct flushreq {
 	struct pconn *origin;
-	cJSON *id;        /* owned */
+	char *id;         /* its id's JSON text, owned; or NULL */
 	unsigned pending; /* producers still flushing */
 };
 

@@ -144,7 +144,7 @@ flushreq_done(struct producers *set, struct flushreq *req)
 		ipc_conn_send(
 		    req->origin->conn, ipc_msg_new("flushed", req->id));
 	pconn_unref(set, req->origin);
-	cJSON_Delete(req->id);
+	free(req->id);
 	free(req);
 }
 
@@ -226,9 +226,8 @@ static void
 reply_put_failed(
     struct ipc_conn *c, const char *id, const char *error, const char *message)
 {
-	cJSON *jid = cJSON_Parse(id), *m = ipc_msg_new("put_failed", jid);
+	cJSON *m = ipc_msg_new("put_failed", id);
 
-	cJSON_Delete(jid);
 	if (m == NULL)
 		return;
 	cJSON_AddStringToObject(m, "error", error);
@@ -237,32 +236,50 @@ reply_put_failed(
 	ipc_conn_send(c, m);
 }
 
+/* Appends n bytes of s at *o when they fit before end; 0, or -1. */
+static int
+line_add(char **o, const char *end, const char *s, size_t n)
+{
+	if ((size_t)(end - *o) < n)
+		return -1;
+	memcpy(*o, s, n);
+	*o += n;
+	return 0;
+}
+#define LINE_ADD_LIT(o, end, lit) line_add(o, end, lit, sizeof(lit) - 1)
+
 /*
- * put_ok is the producer's most frequent line: written with snprintf from
- * the id kept as JSON text, instead of building and printing a cJSON
- * object for every record.
+ * put_ok is the producer's most frequent line: pieced together by hand
+ * from the id kept as JSON text (printf's format parsing cost more than
+ * the rest of the reply), instead of building and printing a cJSON
+ * object for every record.  Anything unusual takes the cJSON path.
  */
 static void
 reply_put_ok(struct ipc_conn *c, const char *id, const char *shard,
     const char *seq, uint64_t subseq)
 {
-	char line[512];
-	cJSON *jid, *m;
-	int n;
+	char line[512], digits[24], *o = line, *d = digits + sizeof(digits);
+	const char *end = line + sizeof(line);
+	uint64_t v = subseq;
+	cJSON *m;
 
-	if (json_plain(shard) && json_plain(seq)) {
-		n = snprintf(line, sizeof(line),
-		    "{\"op\":\"put_ok\",\"id\":%s,\"shard\":\"%s\",\"seq\":"
-		    "\"%s\",\"subseq\":%llu}",
-		    id, shard, seq, (unsigned long long)subseq);
-		if (n > 0 && (size_t)n < sizeof(line)) {
-			ipc_conn_send_line(c, line, (size_t)n);
-			return;
-		}
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (json_plain(shard) && json_plain(seq) &&
+	    LINE_ADD_LIT(&o, end, "{\"op\":\"put_ok\",\"id\":") == 0 &&
+	    line_add(&o, end, id, strlen(id)) == 0 &&
+	    LINE_ADD_LIT(&o, end, ",\"shard\":\"") == 0 &&
+	    line_add(&o, end, shard, strlen(shard)) == 0 &&
+	    LINE_ADD_LIT(&o, end, "\",\"seq\":\"") == 0 &&
+	    line_add(&o, end, seq, strlen(seq)) == 0 &&
+	    LINE_ADD_LIT(&o, end, "\",\"subseq\":") == 0 &&
+	    line_add(&o, end, d, (size_t)(digits + sizeof(digits) - d)) == 0 &&
+	    LINE_ADD_LIT(&o, end, "}") == 0) {
+		ipc_conn_send_line(c, line, (size_t)(o - line));
+		return;
 	}
-	jid = cJSON_Parse(id);
-	m = ipc_msg_new("put_ok", jid);
-	cJSON_Delete(jid);
+	m = ipc_msg_new("put_ok", id);
 	if (m == NULL)
 		return;
 	cJSON_AddStringToObject(m, "shard", shard);
@@ -335,137 +352,112 @@ utf8_chars(const char *s)
 	return n;
 }
 
-/*
- * The request's id as JSON text, to echo in the reply: integers straight
- * into buf, anything else printed by cJSON into *heap (the caller frees
- * it).  0, or -1 when out of memory.
- */
-static int
-id_text(const cJSON *id, char *buf, size_t len, char **heap)
-{
-	*heap = NULL;
-	if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) &&
-	    fabs(id->valuedouble) < 9007199254740992.0) {
-		snprintf(buf, len, "%lld", (long long)id->valuedouble);
-		return 0;
-	}
-	return (*heap = cJSON_PrintUnformatted(id)) != NULL ? 0 : -1;
-}
-
 static void
-op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_put(struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct producers *set = arg;
-	const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "producer");
-	const cJSON *jk = cJSON_GetObjectItemCaseSensitive(req, "key");
-	const cJSON *jd = cJSON_GetObjectItemCaseSensitive(req, "data");
-	const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "text");
-	const cJSON *je = cJSON_GetObjectItemCaseSensitive(req, "ehk");
-	unsigned char *data = NULL;
-	size_t len = 0, key_len;
+	const struct ipc_value *vp = ipc_req_get(req, "producer");
+	const struct ipc_value *vk = ipc_req_get(req, "key");
+	const struct ipc_value *vd = ipc_req_get(req, "data");
+	const struct ipc_value *vt = ipc_req_get(req, "text");
+	const struct ipc_value *ve = ipc_req_get(req, "ehk");
+	size_t len, room, id_len = id != NULL ? strlen(id) + 1 : 0;
 	struct kpl_hash hash;
 	struct producer *p;
 	struct pconn *pc;
 	struct urec *u;
 	const char *cause;
-	char idbuf[32], *idheap = NULL;
-	const char *idtext;
-	size_t id_len;
 
 	if (set->stopping) {
 		ipc_conn_error(c, id, "shutting_down",
 		    "kinesisd is shutting down; send no more puts");
 		return;
 	}
-	if (!cJSON_IsString(jp)) {
+	if (vp == NULL || vp->type != IPC_STRING) {
 		ipc_conn_error(c, id, "bad_request",
 		    "put: \"producer\" must be a producer's name");
 		return;
 	}
-	if ((p = producer_find(set, jp->valuestring)) == NULL) {
+	if ((p = producer_find(set, vp->str)) == NULL) {
 		ipc_conn_error(c, id, "unknown_producer",
 		    "put: no producer \"%.100s\" in the configuration",
-		    jp->valuestring);
+		    vp->str);
 		return;
 	}
-	if (!cJSON_IsString(jk) || jk->valuestring[0] == '\0' ||
-	    utf8_chars(jk->valuestring) > 256) {
+	if (vk == NULL || vk->type != IPC_STRING || vk->len == 0 ||
+	    utf8_chars(vk->str) > 256) {
 		ipc_conn_error(c, id, "bad_request",
 		    "put: \"key\" must be a string of 1 to 256 characters");
 		return;
 	}
-	key_len = strlen(jk->valuestring);
-	if ((jd != NULL) == (jt != NULL)) {
+	if ((vd != NULL) == (vt != NULL)) {
 		ipc_conn_error(c, id, "bad_request",
 		    "put: give exactly one of \"data\" (base64) and \"text\"");
 		return;
 	}
-	if (jt != NULL && !cJSON_IsString(jt)) {
-		ipc_conn_error(
-		    c, id, "bad_request", "put: \"text\" must be a string");
+	if ((vt != NULL && vt->type != IPC_STRING) ||
+	    (vd != NULL && vd->type != IPC_STRING)) {
+		ipc_conn_error(c, id, "bad_request",
+		    vt != NULL ? "put: \"text\" must be a string"
+		               : "put: \"data\" must be standard base64 with "
+		                 "padding");
 		return;
 	}
-	if (jd != NULL &&
-	    (!cJSON_IsString(jd) ||
-	        aws_base64_decode(jd->valuestring, strlen(jd->valuestring),
-	            &data, &len) == -1)) {
+	/* The data's room: its exact size for text, an upper bound for
+	 * base64 (the decoder says the exact one; the size is checked
+	 * after, the line's limit bounds it before). */
+	len = vt != NULL ? vt->len : AWS_BASE64_DECODED_MAX(vd->len);
+	if (ve != NULL) {
+		if (ve->type != IPC_STRING ||
+		    kpl_hash_parse(ve->str, ve->len, &hash, &cause) != KPL_OK) {
+			ipc_conn_error(c, id, "bad_request",
+			    "put: \"ehk\" must be a decimal string below "
+			    "2^128");
+			return;
+		}
+	} else if (kpl_hash_key(p->hasher, vk->str, vk->len, &hash) != KPL_OK) {
+		ipc_conn_error(c, id, "bad_request",
+		    "put: cannot hash the key (MD5 unavailable)");
+		return;
+	}
+
+	/* One allocation holds the record: its key, data and id. */
+	room = sizeof(*u) + vk->len + 1 + len + 1 + id_len;
+	if ((pc = pconn_get(set, c)) == NULL || (u = malloc(room)) == NULL) {
+		ipc_conn_error(c, id, "bad_request", "put: out of memory");
+		return;
+	}
+	memset(u, 0, sizeof(*u));
+	u->key = (char *)(u + 1);
+	memcpy(u->key, vk->str, vk->len + 1);
+	u->key_len = vk->len;
+	u->data = (unsigned char *)u->key + vk->len + 1;
+	if (vt != NULL)
+		memcpy(u->data, vt->str, len);
+	else if (aws_base64_decode_to(vd->str, vd->len, u->data, &len) == -1) {
+		free(u);
 		ipc_conn_error(c, id, "bad_request",
 		    "put: \"data\" must be standard base64 with padding");
 		return;
 	}
-	if (jt != NULL)
-		len = strlen(jt->valuestring);
-	if (len + key_len > RECORD_MAX_BYTES) {
+	if (len + vk->len > RECORD_MAX_BYTES) {
+		free(u);
 		ipc_conn_error(c, id, "too_large",
 		    "put: the record is %zu bytes with its key; Kinesis takes "
 		    "at most %d",
-		    len + key_len, RECORD_MAX_BYTES);
-		goto out;
+		    len + vk->len, RECORD_MAX_BYTES);
+		return;
 	}
-	if (je != NULL) {
-		if (!cJSON_IsString(je) ||
-		    kpl_hash_parse(je->valuestring, strlen(je->valuestring),
-		        &hash, &cause) != KPL_OK) {
-			ipc_conn_error(c, id, "bad_request",
-			    "put: \"ehk\" must be a decimal string below "
-			    "2^128");
-			goto out;
-		}
-	} else if (kpl_hash_key(p->hasher, jk->valuestring, key_len, &hash) !=
-	           KPL_OK) {
-		ipc_conn_error(c, id, "bad_request",
-		    "put: cannot hash the key (MD5 unavailable)");
-		goto out;
-	}
-
-	if (id != NULL && id_text(id, idbuf, sizeof(idbuf), &idheap) == -1) {
-		ipc_conn_error(c, id, "bad_request", "put: out of memory");
-		goto out;
-	}
-	idtext = idheap != NULL ? idheap : idbuf;
-	id_len = id != NULL ? strlen(idtext) + 1 : 0;
-	if ((pc = pconn_get(set, c)) == NULL ||
-	    (u = malloc(sizeof(*u) + key_len + 1 + len + 1 + id_len)) == NULL) {
-		ipc_conn_error(c, id, "bad_request", "put: out of memory");
-		goto out;
-	}
-	memset(u, 0, sizeof(*u));
-	u->key = (char *)(u + 1);
-	memcpy(u->key, jk->valuestring, key_len + 1);
-	u->key_len = key_len;
-	u->data = (unsigned char *)u->key + key_len + 1;
-	memcpy(
-	    u->data, jt != NULL ? (unsigned char *)jt->valuestring : data, len);
 	u->data[len] = '\0';
 	u->len = len;
 	u->hash = hash;
-	if (je != NULL) {
+	if (ve != NULL) {
 		u->has_ehk = 1;
-		snprintf(u->ehk, sizeof(u->ehk), "%s", je->valuestring);
+		snprintf(u->ehk, sizeof(u->ehk), "%s", ve->str);
 	}
 	if (id != NULL) {
 		u->id = (char *)u->data + len + 1;
-		memcpy(u->id, idtext, id_len);
+		memcpy(u->id, id, id_len);
 		u->origin = pc;
 		pc->refs++;
 		/* max-unanswered-puts; released in producer_complete. */
@@ -489,36 +481,33 @@ op_put(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 		producer_saturate(p, 1);
 	producer_route(p, u);
 	producer_nudge(p);
-out:
-	free(idheap);
-	free(data);
 }
 
 static void
-op_flush(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_flush(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	struct producers *set = arg;
-	const cJSON *jp = cJSON_GetObjectItemCaseSensitive(req, "producer");
+	const struct ipc_value *vp = ipc_req_get(req, "producer");
 	struct producer *only = NULL;
 	struct flushreq *fr;
 
-	if (jp != NULL && !cJSON_IsString(jp)) {
+	if (vp != NULL && vp->type != IPC_STRING) {
 		ipc_conn_error(c, id, "bad_request",
 		    "flush: \"producer\" must be a producer's name");
 		return;
 	}
-	if (jp != NULL &&
-	    (only = producer_find(set, jp->valuestring)) == NULL) {
+	if (vp != NULL && (only = producer_find(set, vp->str)) == NULL) {
 		ipc_conn_error(c, id, "unknown_producer",
 		    "flush: no producer \"%.100s\" in the configuration",
-		    jp->valuestring);
+		    vp->str);
 		return;
 	}
 	if ((fr = calloc(1, sizeof(*fr))) == NULL ||
-	    (id != NULL && (fr->id = cJSON_Duplicate(id, 1)) == NULL) ||
+	    (id != NULL && (fr->id = strdup(id)) == NULL) ||
 	    (fr->origin = pconn_get(set, c)) == NULL) {
 		if (fr != NULL)
-			cJSON_Delete(fr->id);
+			free(fr->id);
 		free(fr);
 		ipc_conn_error(c, id, "bad_request", "flush: out of memory");
 		return;

@@ -27,6 +27,7 @@
 #include "aws/aws.h"
 #include "conf/conf.h"
 #include "ipc/ipc.h"
+#include "ipc/ipc_int.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "producer/producer.h"
@@ -106,43 +107,52 @@ kinesis_cb(const struct fake_request *r, struct fake_reply *out, void *arg)
  */
 
 static void
-op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_ping(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	(void)req;
 	(void)arg;
 	ipc_conn_send(c, ipc_msg_new("pong", id));
 }
 
-/* Sends the request back inside a reply: any parsed JSON gets printed. */
+/* Sends the request's members back inside a reply: every string and
+ * number the scanner recorded gets printed again. */
 static void
-op_echo(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_echo(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
-	cJSON *m = ipc_msg_new("echo", id), *dup = cJSON_Duplicate(req, 1);
+	cJSON *m = ipc_msg_new("echo", id), *o;
 
 	(void)arg;
-	if (m == NULL || dup == NULL) {
+	if (m == NULL || (o = cJSON_AddObjectToObject(m, "request")) == NULL) {
 		cJSON_Delete(m);
-		cJSON_Delete(dup);
 		return;
 	}
-	cJSON_AddItemToObject(m, "request", dup);
+	for (size_t i = 0; i < req->n; i++) {
+		const struct ipc_member *mb = &req->m[i];
+		if (mb->v.type == IPC_STRING)
+			cJSON_AddStringToObject(o, mb->name, mb->v.str);
+		else if (mb->v.type == IPC_NUMBER)
+			cJSON_AddRawToObject(o, mb->name, mb->v.str);
+	}
 	ipc_conn_send(c, m);
 }
 
 /* An error quoting a field of the request, as handlers do. */
 static void
-op_err(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_err(struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "what");
+	const char *v = ipc_req_string(req, "what");
 
 	(void)arg;
-	ipc_conn_error(c, id, "bad_request", "err: \"%.100s\"",
-	    cJSON_IsString(v) ? v->valuestring : "-");
+	ipc_conn_error(
+	    c, id, "bad_request", "err: \"%.100s\"", v != NULL ? v : "-");
 }
 
 /* Held unanswered (as a put waiting for Kinesis) until the loop turns. */
 static void
-op_hold(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_hold(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	(void)req;
 	(void)id;
@@ -154,7 +164,8 @@ op_hold(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 }
 
 static void
-op_bcast(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_bcast(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	(void)c;
 	(void)req;

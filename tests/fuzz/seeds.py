@@ -140,6 +140,23 @@ write("fuzz_ipc", "too-long", "{\"op\":\"ping\",\"x\":\"" + "a" * 9000 + "\"}\n{
 write("fuzz_ipc", "deep", "[" * 3000 + "\n" + '{"a":' * 1100 + "\n")
 write("fuzz_ipc", "partial", '{"op":"ping","id":1}\n{"op":"pi')
 
+# ---- one request line, for the scanner (fuzz_req) ---------------------------
+
+for name, line in [
+    ("put", '{"op":"put","id":7,"producer":"p","key":"k","data":"aGVsbG8="}'),
+    ("ack", '{"op":"ack","consumer":"c","shard":"shardId-000000000001",'
+            '"seq":"4959","subseq":3,"ok":false}'),
+    ("escapes", r'{"op":"put","key":"\u00e9\ud83d\ude00\n\"\\\/","text":"a\tb"}'),
+    ("nested", '{"op":"x","a":{"b":[1,2,{"c":null}]},"n":-1.5e+3,"t":true}'),
+    ("numbers", '{"a":0,"b":-0,"c":7.0,"d":7e0,"e":9007199254740993,"f":1e400}'),
+    ("dup", '{"op":"a","op":"b","id":"x"}'),
+    ("nul", r'{"op":"put","text":"a\u0000b"}'),
+    ("not-object", '[1,"two",{"three":3}]'),
+    ("bad", '{"op":"put",}'),
+    ("surrogate", r'{"k":"\ud800"}'),
+]:
+    write("fuzz_req", name, line)
+
 # ---- Kinesis replies: op, status, records, then bodies -----------------------
 
 SHARD = ('{"ShardId":"shardId-000000000000","ParentShardId":"p",'

@@ -40,6 +40,8 @@ import json, os, random, select, socket, sys, time
 
 path = sys.argv[1]
 rnd = random.Random(20241125)
+# Ids come back exactly as sent, 5001-digit numbers included.
+sys.set_int_max_str_digits(0)
 
 # ---- the hostile lines ------------------------------------------------------
 

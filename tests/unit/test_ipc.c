@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "ipc/ipc.h"
+#include "ipc/ipc_int.h"
 
 static struct event_base *base;
 static struct ipc_server *srv;
@@ -25,7 +26,8 @@ static char dir[64], path[128];
 static int big_handled;
 
 static void
-op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_ping(
+    struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	(void)req;
 	(void)arg;
@@ -34,7 +36,7 @@ op_ping(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
 
 /* Answers with 256 KiB, to fill a connection that does not read. */
 static void
-op_big(struct ipc_conn *c, const cJSON *req, const cJSON *id, void *arg)
+op_big(struct ipc_conn *c, const struct ipc_req *req, const char *id, void *arg)
 {
 	static char blob[256 * 1024];
 	cJSON *m = ipc_msg_new("big", id);
@@ -384,6 +386,195 @@ START_TEST(allowed_uids_refuse_others)
 }
 END_TEST
 
+/* ---- the request scanner (ipc/request.c) --------------------------------- */
+
+static enum ipc_scan
+scan(struct ipc_req *r, const char *line)
+{
+	const char *why = NULL;
+	size_t at = 0;
+
+	return ipc_req_scan(r, line, strlen(line), &why, &at);
+}
+
+START_TEST(scan_members_and_escapes)
+{
+	struct ipc_req r = {0};
+	const struct ipc_value *v;
+
+	ck_assert_int_eq(scan(&r, " {\"op\" : \"put\", \"k\\u0065y\":"
+	                          "\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\","
+	                          "\"n\":-1.5e+3,\"t\":true,\"f\":false,"
+	                          "\"z\":null,\"o\":{\"a\":[1,{}]},\"a\":[]} "),
+	    IPC_SCAN_OBJECT);
+	ck_assert_str_eq(ipc_req_string(&r, "op"), "put");
+	/* Names are unescaped too: "k\u0065y" is "key". */
+	v = ipc_req_get(&r, "key");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(v->type, IPC_STRING);
+	ck_assert_str_eq(v->str, "\xc3\xa9\xf0\x9f\x98\x80\n\"\\/");
+	ck_assert_uint_eq(v->len, strlen(v->str));
+	v = ipc_req_get(&r, "n");
+	ck_assert_int_eq(v->type, IPC_NUMBER);
+	ck_assert_str_eq(v->str, "-1.5e+3");
+	ck_assert_int_eq(ipc_req_get(&r, "t")->type, IPC_TRUE);
+	ck_assert_int_eq(ipc_req_get(&r, "f")->type, IPC_FALSE);
+	ck_assert_int_eq(ipc_req_get(&r, "z")->type, IPC_NULL);
+	ck_assert_int_eq(ipc_req_get(&r, "o")->type, IPC_OBJECT);
+	ck_assert_int_eq(ipc_req_get(&r, "a")->type, IPC_ARRAY);
+	ck_assert_ptr_null(ipc_req_get(&r, "missing"));
+	ck_assert_ptr_null(ipc_req_string(&r, "n")); /* not a string */
+	ipc_req_free(&r);
+}
+END_TEST
+
+START_TEST(scan_first_duplicate_wins)
+{
+	struct ipc_req r = {0};
+
+	ck_assert_int_eq(
+	    scan(&r, "{\"op\":\"a\",\"op\":\"b\",\"x\":{\"op\":\"c\"}}"),
+	    IPC_SCAN_OBJECT);
+	ck_assert_str_eq(ipc_req_string(&r, "op"), "a");
+	ipc_req_free(&r);
+}
+END_TEST
+
+START_TEST(scan_refuses_what_json_refuses)
+{
+	static const char *const bad[] = {
+	    "", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{a:1}",
+	    "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}",
+	    "{\"a\":+1}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
+	    "{\"a\":\"\\u12g4\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
+	    "{\"a\":\"\\ud800\\u0041\"}", "{\"a\":\"tab\there\"}",
+	    "{\"a\":\"open}", "{\"a\":[1,2}", "{} {}", "[1,]", "nul",
+	    "{\"a\":\"\xc0\xaf\"}",         /* overlong */
+	    "{\"a\":\"\xed\xa0\x80\"}",     /* a surrogate */
+	    "{\"a\":\"\xe2\x82\"}",         /* cut short */
+	    "{\"a\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+	    "{\"a\":[\"\xff\"]}",           /* nested strings too */
+	    "\xef\xbb\xbf{}",               /* a BOM is no blank */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ipc_req r = {0};
+		const char *why = NULL;
+		size_t at = 99;
+
+		ck_assert_msg(ipc_req_scan(&r, bad[i], strlen(bad[i]), &why,
+		                  &at) == IPC_SCAN_BAD_JSON,
+		    "accepted: %s", bad[i]);
+		ck_assert_ptr_nonnull(why);
+		ck_assert_uint_le(at, strlen(bad[i]));
+		ck_assert_uint_eq(r.n, 0);
+		ipc_req_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(scan_depth_nul_and_non_objects)
+{
+	struct ipc_req r = {0};
+	char deep[2 * IPC_SCAN_MAX_DEPTH + 16];
+	size_t n = 0;
+
+	ck_assert_int_eq(
+	    scan(&r, "[1,\"two\",{\"three\":3}]"), IPC_SCAN_NOT_OBJECT);
+	ck_assert_int_eq(scan(&r, "  42 "), IPC_SCAN_NOT_OBJECT);
+	ck_assert_int_eq(scan(&r, "{\"text\":\"a\\u0000b\"}"), IPC_SCAN_NUL);
+	ck_assert_int_eq(
+	    scan(&r, "{\"x\":[\"\\u0000\"],\"op\":\"p\"}"), IPC_SCAN_NUL);
+	/* "\\u0000" is a backslash and the text u0000: no NUL. */
+	ck_assert_int_eq(scan(&r, "{\"t\":\"\\\\u0000\"}"), IPC_SCAN_OBJECT);
+	ck_assert_str_eq(ipc_req_string(&r, "t"), "\\u0000");
+
+	/* IPC_SCAN_MAX_DEPTH levels are fine, one more is not. */
+	for (int i = 0; i < IPC_SCAN_MAX_DEPTH; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < IPC_SCAN_MAX_DEPTH; i++)
+		deep[n++] = ']';
+	deep[n] = '\0';
+	ck_assert_int_eq(scan(&r, deep), IPC_SCAN_NOT_OBJECT);
+	memmove(deep + 1, deep, n + 1);
+	deep[0] = '[';
+	deep[n + 1] = ']';
+	deep[n + 2] = '\0';
+	ck_assert_int_eq(scan(&r, deep), IPC_SCAN_BAD_JSON);
+	ipc_req_free(&r);
+}
+END_TEST
+
+START_TEST(value_uint)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		uint64_t want;
+	} cases[] = {
+	    {"0", 1, 0},
+	    {"7", 1, 7},
+	    {"7.0", 1, 7},
+	    {"7e0", 1, 7},
+	    {"70E-1", 1, 7},
+	    {"-0", 1, 0},
+	    {"9007199254740992", 1, 9007199254740992ull},
+	    {"9007199254740993", 0, 0},
+	    {"18446744073709551616", 0, 0},
+	    {"-1", 0, 0},
+	    {"1.5", 0, 0},
+	    {"1e400", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ipc_value v = {
+		    IPC_NUMBER, cases[i].text, strlen(cases[i].text)};
+		uint64_t got = 12345;
+		int rc = ipc_value_uint(&v, UINT64_MAX, &got);
+
+		ck_assert_msg((rc == 0) == cases[i].ok, "%s", cases[i].text);
+		if (cases[i].ok)
+			ck_assert_uint_eq(got, cases[i].want);
+	}
+	{
+		struct ipc_value v = {IPC_NUMBER, "11", 2},
+		                 s = {IPC_STRING, "1", 1};
+		uint64_t got;
+		ck_assert_int_eq(ipc_value_uint(&v, 10, &got), -1);
+		ck_assert_int_eq(ipc_value_uint(&s, 10, &got), -1);
+		ck_assert_int_eq(ipc_value_uint(NULL, 10, &got), -1);
+	}
+}
+END_TEST
+
+/* A steady stream of lines reuses the request's memory; a huge line's is
+ * given back. */
+START_TEST(scan_memory_reused_and_trimmed)
+{
+	struct ipc_req r = {0};
+	size_t big = 200000;
+	char *line = malloc(big + 16);
+	char *buf;
+
+	ck_assert_int_eq(
+	    scan(&r, "{\"op\":\"ping\",\"id\":1}"), IPC_SCAN_OBJECT);
+	buf = r.buf;
+	ipc_req_trim(&r);
+	ck_assert_int_eq(
+	    scan(&r, "{\"op\":\"ping\",\"id\":2}"), IPC_SCAN_OBJECT);
+	ck_assert_ptr_eq(r.buf, buf);
+	memcpy(line, "{\"t\":\"", 6);
+	memset(line + 6, 'x', big);
+	memcpy(line + 6 + big, "\"}", 3);
+	ck_assert_int_eq(scan(&r, line), IPC_SCAN_OBJECT);
+	ck_assert_uint_eq(ipc_req_get(&r, "t")->len, big);
+	ipc_req_trim(&r);
+	ck_assert_uint_le(r.buf_cap, 65536);
+	ipc_req_free(&r);
+	free(line);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -402,6 +593,14 @@ ipc_suite(void)
 	tcase_add_test(tc, socket_mode_and_folder);
 	tcase_add_test(tc, live_socket_refused_stale_removed);
 	tcase_add_test(tc, allowed_uids_refuse_others);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scanner");
+	tcase_add_test(tc, scan_members_and_escapes);
+	tcase_add_test(tc, scan_first_duplicate_wins);
+	tcase_add_test(tc, scan_refuses_what_json_refuses);
+	tcase_add_test(tc, scan_depth_nul_and_non_objects);
+	tcase_add_test(tc, value_uint);
+	tcase_add_test(tc, scan_memory_reused_and_trimmed);
 	suite_add_tcase(s, tc);
 	return s;
 }
