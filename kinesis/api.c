@@ -217,14 +217,21 @@ api_call_new(struct kinesis *k, enum api_kind kind, void *arg)
 	return kc;
 }
 
-/* Sends req (deleted here) as op for kc; 0, or -1 when nothing was sent. */
-static int
-api_send(
-    struct kinesis_call *kc, const char *op, cJSON *req, unsigned max_attempts)
+/* req printed (and deleted), or NULL. */
+static char *
+api_print(cJSON *req)
 {
-	char *body = cJSON_PrintUnformatted(req);
+	char *body = req != NULL ? cJSON_PrintUnformatted(req) : NULL;
 
 	cJSON_Delete(req);
+	return body;
+}
+
+/* Sends body (taken over) as op for kc; 0, or -1 when nothing was sent. */
+static int
+api_send_body(
+    struct kinesis_call *kc, const char *op, char *body, unsigned max_attempts)
+{
 	if (body == NULL)
 		return -1;
 	kc->call = aws_client_call(
@@ -232,17 +239,32 @@ api_send(
 	return kc->call != NULL ? 0 : -1;
 }
 
-/* Starts kc, or frees it and returns NULL. */
-static struct kinesis_call *
-api_start(
+static int
+api_send(
     struct kinesis_call *kc, const char *op, cJSON *req, unsigned max_attempts)
 {
-	if (req == NULL || api_send(kc, op, req, max_attempts) != 0) {
+	return api_send_body(kc, op, api_print(req), max_attempts);
+}
+
+/* Starts kc with body (taken over), or frees kc and returns NULL. */
+static struct kinesis_call *
+api_start_body(
+    struct kinesis_call *kc, const char *op, char *body, unsigned max_attempts)
+{
+	if (api_send_body(kc, op, body, max_attempts) != 0) {
 		api_call_free(kc);
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&kc->k->calls, kc, entry);
 	return kc;
+}
+
+/* Starts kc with req (deleted here), or frees kc and returns NULL. */
+static struct kinesis_call *
+api_start(
+    struct kinesis_call *kc, const char *op, cJSON *req, unsigned max_attempts)
+{
+	return api_start_body(kc, op, api_print(req), max_attempts);
 }
 
 /* Runs the user's callback with res and the decoded reply (or NULL). */
@@ -559,60 +581,77 @@ api_put_done(struct kinesis_call *kc, const struct aws_result *res)
 	free(rs);
 }
 
+/* Copies a literal and moves on. */
+#define PUT_LIT(o, lit)                                                        \
+	(memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
+
+/*
+ * The PutRecords body, written by hand into one allocation: up to 5 MiB
+ * of base64 per request that a cJSON tree would copy and scan again to
+ * print.  NULL when out of memory or an entry is malformed.
+ */
+static char *
+put_records_body(
+    const char *stream, const struct kinesis_put_entry *entries, size_t n)
+{
+	size_t room = 64 + AWS_JSON_QUOTED_MAX(strlen(stream));
+	char *body, *o;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct kinesis_put_entry *e = &entries[i];
+		if (e->partition_key == NULL || (e->data == NULL && e->len > 0))
+			return NULL;
+		room +=
+		    64 + AWS_BASE64_ENCODED_LEN(e->len) +
+		    AWS_JSON_QUOTED_MAX(strlen(e->partition_key)) +
+		    (e->explicit_hash_key != NULL
+		            ? AWS_JSON_QUOTED_MAX(strlen(e->explicit_hash_key))
+		            : 0);
+	}
+	if ((o = body = malloc(room + 1)) == NULL)
+		return NULL;
+	if (strncmp(stream, "arn:", 4) == 0)
+		PUT_LIT(o, "{\"StreamARN\":");
+	else
+		PUT_LIT(o, "{\"StreamName\":");
+	o += aws_json_quote_to(stream, strlen(stream), o);
+	PUT_LIT(o, ",\"Records\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct kinesis_put_entry *e = &entries[i];
+		if (i > 0)
+			*o++ = ',';
+		PUT_LIT(o, "{\"Data\":\"");
+		if (e->len > 0)
+			o += aws_base64_encode_to(e->data, e->len, o);
+		PUT_LIT(o, "\",\"PartitionKey\":");
+		o += aws_json_quote_to(
+		    e->partition_key, strlen(e->partition_key), o);
+		if (e->explicit_hash_key != NULL) {
+			PUT_LIT(o, ",\"ExplicitHashKey\":");
+			o += aws_json_quote_to(e->explicit_hash_key,
+			    strlen(e->explicit_hash_key), o);
+		}
+		*o++ = '}';
+	}
+	PUT_LIT(o, "]}");
+	*o = '\0';
+	return body;
+}
+
 struct kinesis_call *
 kinesis_put_records(struct kinesis *k, const char *stream,
     const struct kinesis_put_entry *entries, size_t n, unsigned max_attempts,
     kinesis_put_records_cb cb, void *arg)
 {
 	struct kinesis_call *kc;
-	cJSON *req = NULL, *arr, *rec, *data;
-	char **b64 = NULL;
-	size_t i;
 
 	if (stream == NULL || (entries == NULL && n > 0) || cb == NULL ||
 	    (kc = api_call_new(k, API_PUT_RECORDS, arg)) == NULL)
 		return NULL;
 	kc->cb.put = cb;
 	kc->n_put = n;
-	/* The base64 texts are referenced, not copied, by the tree: up to
-	 * 5 MiB per request is worth not duplicating. */
-	if ((b64 = calloc(n > 0 ? n : 1, sizeof(*b64))) == NULL ||
-	    (req = cJSON_CreateObject()) == NULL ||
-	    api_add_stream(req, stream) != 0 ||
-	    (arr = cJSON_AddArrayToObject(req, "Records")) == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		const struct kinesis_put_entry *e = &entries[i];
-		if (e->partition_key == NULL ||
-		    (e->data == NULL && e->len > 0) ||
-		    (b64[i] = aws_base64_encode(e->data != NULL ? e->data : "",
-		         e->len, NULL)) == NULL ||
-		    (rec = cJSON_CreateObject()) == NULL)
-			goto fail;
-		cJSON_AddItemToArray(arr, rec);
-		if ((data = cJSON_CreateStringReference(b64[i])) == NULL)
-			goto fail;
-		cJSON_AddItemToObject(rec, "Data", data);
-		if (cJSON_AddStringToObject(
-		        rec, "PartitionKey", e->partition_key) == NULL ||
-		    (e->explicit_hash_key != NULL &&
-		        cJSON_AddStringToObject(rec, "ExplicitHashKey",
-		            e->explicit_hash_key) == NULL))
-			goto fail;
-	}
-	kc = api_start(kc, "PutRecords", req, max_attempts);
-	for (i = 0; i < n; i++)
-		free(b64[i]);
-	free(b64);
-	return kc;
-fail:
-	cJSON_Delete(req);
-	if (b64 != NULL)
-		for (i = 0; i < n; i++)
-			free(b64[i]);
-	free(b64);
-	api_call_free(kc);
-	return NULL;
+	return api_start_body(kc, "PutRecords",
+	    put_records_body(stream, entries, n), max_attempts);
 }
 
 /* ---- GetShardIterator ---------------------------------------------------- */
