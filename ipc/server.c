@@ -28,6 +28,7 @@
 
 #define IPC_MAX_OPS   32
 #define IPC_MAX_HOOKS 8
+#define IPC_IO_CHUNK  (256 * 1024) /* bytes per read(2) or write(2) */
 
 /*
  * A connection's life: OPEN serves requests; CLOSING sends what is queued
@@ -729,7 +730,12 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(
 	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, srv->low, 0);
-	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
+	/* libevent moves at most 16 KiB per read or write call by default:
+	 * about a hundred puts, so a busy producer spent more in system calls
+	 * than in handling its lines. */
+	if (bufferevent_set_max_single_read(c->bev, IPC_IO_CHUNK) == -1 ||
+	    bufferevent_set_max_single_write(c->bev, IPC_IO_CHUNK) == -1 ||
+	    bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
 		goto fail;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->n_conns++;
