@@ -395,6 +395,11 @@ size_t aws_base64_encode_to(const void *data, size_t len, char *out);
 int aws_base64_decode_to(
     const char *in, size_t len, unsigned char *out, size_t *out_len);
 
+/* ---- CRC-32 (aws/crc32.c) --------------------------------------------------- */
+
+/* zlib's crc32() of buf, the value of DynamoDB's x-amz-crc32 header. */
+uint32_t aws_crc32(const void *buf, size_t len);
+
 /* ---- JSON strings (aws/jsonstr.c) -----------------------------------------
  */
 

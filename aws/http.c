@@ -111,6 +111,27 @@ http_header(CURL *easy, const char *name)
 	return NULL;
 }
 
+/*
+ * Whether the body matches the reply's x-amz-crc32 header, when it has one
+ * (DynamoDB's replies do).  A mismatch is a body damaged on the way, which
+ * could parse as a valid, different answer: the SDKs retry such replies,
+ * and so do we (it is reported as a transport error).
+ */
+static int
+http_crc_ok(CURL *easy, const char *body, size_t len)
+{
+	const char *h = http_header(easy, "x-amz-crc32");
+	unsigned long long want;
+	char *end;
+
+	if (h == NULL)
+		return 1;
+	want = strtoull(h, &end, 10);
+	if (end == h || *end != '\0' || want > 0xffffffffull)
+		return 0; /* a header we cannot read vouches for nothing */
+	return aws_crc32(body, len) == (uint32_t)want;
+}
+
 /* Runs a finished call's callback; the caller frees the call after. */
 static void
 http_call_finish(struct aws_http_call *call, CURLcode rc)
@@ -122,7 +143,18 @@ http_call_finish(struct aws_http_call *call, CURLcode rc)
 	resp.seconds = http_elapsed(&call->start);
 	resp.body = call->resp != NULL ? call->resp : "";
 	resp.body_len = call->resp_len;
-	if (rc == CURLE_OK) {
+	if (rc == CURLE_OK &&
+	    !http_crc_ok(call->easy, resp.body, resp.body_len)) {
+		/* Rare enough in life to be worth a line each time. */
+		log_warnx("aws",
+		    "a reply's body (%zu bytes) does not match its "
+		    "x-amz-crc32 header: damaged in transit; the call is "
+		    "retried",
+		    resp.body_len);
+		resp.transport_err = (int)CURLE_RECV_ERROR;
+		resp.error = "the reply's body does not match its x-amz-crc32 "
+		             "header (damaged in transit)";
+	} else if (rc == CURLE_OK) {
 		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 		resp.status = status;
 		resp.request_id = http_header(call->easy, "x-amzn-RequestId");

@@ -27,7 +27,7 @@ A RULE is a JSON object:
   op        "PutRecords", "GetRecords", "UpdateItem", ... or "*" (default)
   match     optional substring the request body must contain
   action    throttle | error | reset | reset_after | slow | partial |
-            condfail | pass
+            condfail | corrupt | pass
   p         probability that a matching request is hit (default 1)
   count     at most this many hits, then the rule is spent (default: no cap)
   status    HTTP status for throttle/error (400 / 500)
@@ -56,6 +56,9 @@ Actions:
   slow         delay_ms, before or after forwarding
   partial      PutRecords only: some entries come back with ErrorCode
   condfail     400 ConditionalCheckFailedException without forwarding
+  corrupt      the request is forwarded and the reply comes back with one
+               byte of its body changed and the x-amz-crc32 of the
+               original (a body damaged in transit)
   pass         forward unchanged (to exempt requests from later rules)
 """
 import argparse
@@ -90,7 +93,7 @@ class State:
         for r in rules:
             if r.get("action") not in ("throttle", "error", "reset",
                                        "reset_after", "slow", "partial",
-                                       "condfail", "pass"):
+                                       "condfail", "corrupt", "pass"):
                 raise ValueError("unknown action %r" % r.get("action"))
             r["hits"] = 0
         with self.lock:
@@ -211,15 +214,15 @@ class Handler(socketserver.StreamRequestHandler):
                     self.control(method, path, body)
                     continue
                 try:
-                    status, rh, rb = self.serve(method, path, headers, body)
+                    status, rh, rb, *crc = self.serve(method, path, headers, body)
                 except Reset:
                     self.reset()
                     return
-                self.send(status, rh, rb)
+                self.send(status, rh, rb, *crc)
         except (OSError, ValueError, http.client.HTTPException):
             return
 
-    def send(self, status, headers, body):
+    def send(self, status, headers, body, crc=None):
         out = ["HTTP/1.1 %d %s" % (status, http.client.responses.get(status, "X"))]
         for n, v in headers:
             if n.lower() in ("content-length", "transfer-encoding", "connection",
@@ -227,7 +230,9 @@ class Handler(socketserver.StreamRequestHandler):
                 continue
             out.append("%s: %s" % (n, v))
         out.append("Content-Length: %d" % len(body))
-        out.append("x-amz-crc32: %d" % (zlib.crc32(body) & 0xffffffff))
+        if crc is None:
+            crc = zlib.crc32(body) & 0xffffffff
+        out.append("x-amz-crc32: %d" % crc)
         self.wfile.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body)
         self.wfile.flush()
 
@@ -308,6 +313,11 @@ class Handler(socketserver.StreamRequestHandler):
         status, rh, rb = self.forward(method, path, headers, body)
         if a == "reset_after":
             raise Reset()
+        if a == "corrupt" and rb:
+            crc = zlib.crc32(rb) & 0xffffffff
+            i = self.server.state.rnd.randrange(len(rb))
+            rb = rb[:i] + bytes([rb[i] ^ 0x20]) + rb[i + 1:]
+            return status, rh, rb, crc
         if a == "slow" and rule.get("after"):
             time.sleep(float(rule.get("delay_ms", 1000)) / 1000)
         return status, rh, rb

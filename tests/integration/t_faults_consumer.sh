@@ -6,8 +6,9 @@
 # throttles checkpoints (kinesisd must log "Throttled by DynamoDB on
 # checkpointing -- backing off..."), refuses checkpoints with
 # ConditionalCheckFailedException (the lease is lost and taken back),
-# throttles and fails every call, loses replies of writes it applied, and
-# finally everything fails at once.  A subscriber acks every record;
+# throttles and fails every call, loses replies of writes it applied,
+# sends replies damaged in transit (caught by their x-amz-crc32, retried),
+# and finally everything fails at once.  A subscriber acks every record;
 # leasewatch.py follows the lease table from outside.  Once the faults
 # clear, every record is acked (recovery, nothing lost), checkpoints never
 # moved backwards nor past an unacked record, no record at or below a
@@ -47,7 +48,7 @@ SUB=$!
 PIDS="$PIDS $SUB"
 
 S=${FAULT_PHASE_SECONDS:-2}
-PHASES=11
+PHASES=12
 WRITE_SECONDS=$(awk "BEGIN { print $S * $PHASES + 1 }")
 $PY "$FAULTS/streamwriter.py" "$KINESIS_URL" fc2 "$T/expected-w.json" \
     --rate 150 --seconds "$WRITE_SECONDS" &
@@ -77,6 +78,7 @@ phase d-throttle "$DPROXY" '[{"op": "*", "action": "throttle", "p": 0.3}]'
 phase d-500 "$DPROXY" '[{"op": "*", "action": "error", "p": 0.3}]'
 phase d-lost-reply "$DPROXY" '[{"op": "UpdateItem", "action": "reset_after", "p": 0.3}]'
 phase d-slow "$DPROXY" '[{"op": "*", "action": "slow", "delay_ms": 400, "p": 0.5}]'
+phase d-corrupt "$DPROXY" '[{"op": "*", "action": "corrupt", "p": 0.3}]'
 fault_set "$KPROXY" '[{"op": "*", "action": "throttle", "p": 0.15}, {"op": "*", "action": "error", "p": 0.1}, {"op": "*", "action": "reset", "p": 0.1}, {"op": "*", "action": "slow", "delay_ms": 500, "p": 0.1}]'
 phase everything "$DPROXY" '[{"op": "*", "action": "throttle", "p": 0.15}, {"op": "*", "action": "error", "p": 0.1}, {"op": "*", "action": "reset_after", "p": 0.1}, {"op": "UpdateItem", "action": "condfail", "p": 0.05}]'
 fault_clear "$KPROXY"
@@ -105,6 +107,8 @@ wait "$SUB"
 $PY "$FAULTS/leasewatch.py" "$DYNAMO_URL" faults-fc2 "$T/final.jsonl" --once
 sleep 0.2
 
+grep -q 'does not match its x-amz-crc32 header: damaged in transit' "$T/kinesisd.log" ||
+    fail "no damaged DynamoDB reply was noticed"
 grep -q 'Throttled by DynamoDB on checkpointing -- backing off\.\.\.' "$T/kinesisd.log" ||
     fail "no 'Throttled by DynamoDB on checkpointing -- backing off...' line"
 $PY "$FAULTS/check_consume.py" "$T/expected-agg.json,$T/expected-w.json" \

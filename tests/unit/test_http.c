@@ -80,6 +80,11 @@ srv_handler(struct evhttp_request *req, void *arg)
 			big[i] = (char)('a' + i % 26);
 		srv_reply(req, 200, big, len);
 		free(big);
+	} else if (strncmp(uri, "/crc/", 5) == 0) {
+		/* "123456789" with the x-amz-crc32 given in the path. */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "x-amz-crc32", uri + 5);
+		srv_reply(req, 200, "123456789", 9);
 	} else if (strcmp(uri, "/hang") == 0) {
 		/* Never answered; evhttp frees it when the peer leaves. */
 	} else if (strncmp(uri, "/slow/", 6) == 0) {
@@ -260,6 +265,42 @@ START_TEST(test_get_ok)
 	ck_assert_str_eq(g.etype, "SomeError:http://x/");
 	ck_assert(g.secs > 0 && g.secs < 5);
 	free(g.body);
+}
+END_TEST
+
+/* zlib's check value, then a reply whose body does not match its
+ * x-amz-crc32: a retriable transport error, never a 200 with that body. */
+START_TEST(test_crc32)
+{
+	static const struct {
+		const char *path;
+		int ok;
+	} cases[] = {
+	    {"/crc/3421780262", 1}, /* 0xcbf43926 */
+	    {"/crc/3421780263", 0},
+	    {"/crc/x", 0},
+	    {"/crc/99999999999", 0},
+	};
+
+	ck_assert_uint_eq(aws_crc32("123456789", 9), 0xcbf43926u);
+	ck_assert_uint_eq(aws_crc32("", 0), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct got g = {0};
+		ck_assert_ptr_nonnull(get(cases[i].path, &g, 0));
+		run(5000);
+		ck_assert_int_eq(g.calls, 1);
+		if (cases[i].ok) {
+			ck_assert_int_eq(g.status, 200);
+			ck_assert_int_eq(g.terr, 0);
+			ck_assert_str_eq(g.body, "123456789");
+		} else {
+			ck_assert_int_eq(g.status, 0);
+			ck_assert_int_ne(g.terr, 0);
+			ck_assert_int_eq(aws_retry_classify(0, NULL, g.terr),
+			    AWS_ERR_RETRIABLE);
+		}
+		free(g.body);
+	}
 }
 END_TEST
 
@@ -583,6 +624,7 @@ http_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_get_ok);
+	tcase_add_test(tc, test_crc32);
 	tcase_add_test(tc, test_statuses);
 	tcase_add_test(tc, test_post_echo);
 	tcase_add_test(tc, test_big_body);
