@@ -93,7 +93,8 @@ struct aws_credentials;
 
 /*
  * The default chain of SPEC section 2: environment, web identity, shared
- * files (profile), container, EC2 IMDSv2.  Temporary credentials are
+ * files (a profile's static keys, credential_process, or role_arn with
+ * source_profile), container, EC2 IMDSv2.  Temporary credentials are
  * refreshed in the background before they expire.
  */
 struct aws_credentials *aws_credentials_new(

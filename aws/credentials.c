@@ -5,8 +5,9 @@
  * (STS AssumeRoleWithWebIdentity), shared files (profile), container
  * (ECS/EKS), EC2 IMDSv2.  As in the Java SDK's default chain, a provider
  * that fails hands over to the next; each says why, and when none yields
- * credentials the reasons make up one warning.  The first two and the
- * shared files live here; the ones that make HTTP calls live in
+ * credentials the reasons make up one warning.  The environment lives
+ * here; the shared files (static keys, credential_process, assume-role
+ * profiles) in credentials_profile.c; the ones that make HTTP calls in
  * credentials_remote.c.
  *
  * Lifecycle of the cache (one state machine, creds_set_state()):
@@ -62,12 +63,11 @@ struct creds_provider {
 };
 
 static void creds_env_start(struct aws_credentials *);
-static void creds_files_start(struct aws_credentials *);
 
 static const struct creds_provider creds_chain[] = {
     {"environment", creds_env_start},
     {"web-identity", aws_creds_webid_start},
-    {"shared-files", creds_files_start},
+    {"shared-files", aws_creds_files_start},
     {"container", aws_creds_container_start},
     {"imds", aws_creds_imds_start},
 };
@@ -262,6 +262,7 @@ creds_walk_cancel(struct aws_credentials *c)
 {
 	aws_http_cancel(c->walk.call);
 	c->walk.call = NULL;
+	aws_creds_files_cancel(c);
 	aws_imds_cancel(c->imds);
 	aws_creds_clear(&c->walk.result);
 	c->walk.have_result = 0;
@@ -647,112 +648,4 @@ creds_env_start(struct aws_credentials *c)
 		return;
 	}
 	aws_creds_step_ok(c, &cr);
-}
-
-/* ---- provider: shared files --------------------------------------------- */
-
-/*
- * Looks for static keys of the profile in one file.  Returns 1 with *cr
- * set; 0 when this file has none (why says what it has; *configured set
- * when the profile asks for a mechanism kinesisd lacks); -1 when the file
- * cannot be used (why says why).  *found is set when the profile exists.
- */
-static int
-creds_files_one(enum aws_profile_file which, const char *profile,
-    struct aws_creds *cr, char *why, size_t whylen, int *configured, int *found)
-{
-	static const char *const unsupported[] = {"role_arn",
-	    "credential_process", "sso_session", "sso_start_url",
-	    "web_identity_token_file", "login_session"};
-	struct aws_profile *p = NULL;
-	const char *akid, *secret, *e;
-	char *path, *cause = NULL;
-	int rc = 0;
-
-	if ((path = aws_profile_path(which)) == NULL) {
-		snprintf(why, whylen, "no HOME to find ~/.aws in");
-		return 0;
-	}
-	switch (aws_profile_load(path, which, profile, &p, &cause)) {
-	case AWS_PROFILE_NO_FILE:
-		snprintf(why, whylen, "%s: no such file", path);
-		break;
-	case AWS_PROFILE_NO_PROFILE:
-		snprintf(why, whylen, "%s: no profile '%s'", path, profile);
-		break;
-	case AWS_PROFILE_ERROR:
-		snprintf(
-		    why, whylen, "%s", cause != NULL ? cause : "out of memory");
-		rc = -1;
-		break;
-	case AWS_PROFILE_FOUND:
-		*found = 1;
-		akid = aws_profile_get(p, "aws_access_key_id");
-		secret = aws_profile_get(p, "aws_secret_access_key");
-		if (akid != NULL || secret != NULL) {
-			e = aws_creds_set(cr, akid != NULL ? akid : "",
-			    secret != NULL ? secret : "",
-			    aws_profile_get(p, "aws_session_token"), 0,
-			    "shared-files");
-			if (e != NULL) {
-				snprintf(why, whylen, "%s: profile '%s': %s",
-				    path, profile, e);
-				rc = -1;
-			} else
-				rc = 1;
-			break;
-		}
-		snprintf(
-		    why, whylen, "%s: profile '%s' has no keys", path, profile);
-		for (size_t i = 0;
-		     i < sizeof(unsupported) / sizeof(*unsupported); i++) {
-			if (aws_profile_get(p, unsupported[i]) != NULL) {
-				snprintf(why, whylen,
-				    "%s: profile '%s' uses %s, which kinesisd "
-				    "does not support",
-				    path, profile, unsupported[i]);
-				*configured = 1;
-				break;
-			}
-		}
-		break;
-	}
-	free(cause);
-	free(path);
-	aws_profile_free(p);
-	return rc;
-}
-
-static void
-creds_files_start(struct aws_credentials *c)
-{
-	const char *profile = aws_profile_name();
-	char why1[400], why2[400];
-	struct aws_creds cr;
-	int rc, configured = 0, found = 0;
-
-	/* The credentials file wins over keys in the config file. */
-	rc = creds_files_one(AWS_PROFILE_CREDENTIALS, profile, &cr, why1,
-	    sizeof(why1), &configured, &found);
-	if (rc == 1) {
-		aws_creds_step_ok(c, &cr);
-		return;
-	}
-	if (rc < 0) {
-		aws_creds_step_fail(c, 1, "%s", why1);
-		return;
-	}
-	rc = creds_files_one(AWS_PROFILE_CONFIG, profile, &cr, why2,
-	    sizeof(why2), &configured, &found);
-	if (rc == 1) {
-		aws_creds_step_ok(c, &cr);
-		return;
-	}
-	/*
-	 * A profile that exists only for its region is normal; one named
-	 * in AWS_PROFILE that exists nowhere is a mistake worth a warning.
-	 */
-	if (!found && strcmp(profile, "default") != 0)
-		configured = 1;
-	aws_creds_step_fail(c, configured || rc < 0, "%s; %s", why1, why2);
 }

@@ -1,12 +1,15 @@
 /*
  * credentials_int.h — private to aws/: what the credentials chain
- * (credentials.c) shares with its remote providers (credentials_remote.c).
- * Nothing outside aws/credentials*.c includes this.
+ * (credentials.c) shares with its remote providers (credentials_remote.c),
+ * the shared-files provider (credentials_profile.c) and the runner of
+ * credential_process commands (credentials_process.c).  Nothing outside
+ * aws/credentials*.c includes this, but for the unit test's hooks.
  */
 #ifndef KD_AWS_CREDENTIALS_INT_H
 #define KD_AWS_CREDENTIALS_INT_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "aws/aws.h"
@@ -26,6 +29,8 @@ struct creds_waiter {
 };
 TAILQ_HEAD(creds_waiters, creds_waiter);
 
+struct creds_files;
+
 /* One run over [idx, last] of the chain. */
 struct creds_walk {
 	int idx;
@@ -33,6 +38,7 @@ struct creds_walk {
 	int pending;  /* the provider at idx has not answered yet */
 	int in_start; /* inside its start function */
 	struct aws_http_call *call; /* a remote provider's request */
+	struct creds_files *files;  /* the shared-files provider's run */
 	struct aws_creds result;    /* what the provider at idx found */
 	int have_result;
 	char reasons[2048];  /* "provider: why; ..." */
@@ -46,6 +52,7 @@ struct aws_credentials {
 	time_t (*clock)(void *);
 	void *clock_arg;
 	char region[AWS_REGION_MAX]; /* for the STS endpoint; "" unknown */
+	unsigned process_timeout_ms; /* credential_process; 0: default */
 
 	enum creds_state state;
 	struct aws_creds creds; /* valid in READY and REFRESHING */
@@ -96,5 +103,65 @@ void aws_creds_step_fail(struct aws_credentials *, int configured,
 void aws_creds_webid_start(struct aws_credentials *);
 void aws_creds_container_start(struct aws_credentials *);
 void aws_creds_imds_start(struct aws_credentials *);
+
+/* ... and what they share with the shared-files provider. */
+/* Peer text fit for a log line: printable, at most n bytes of src. */
+void aws_creds_sanitize(char *dst, size_t dstlen, const char *src, size_t n);
+/* RFC 3339 time ("2024-05-01T12:00:00Z", fractions, offsets): 0 or -1. */
+int aws_creds_parse_time(const char *s, time_t *out);
+/* Credentials out of an STS AssumeRole* reply.  NULL or why (static). */
+const char *aws_creds_from_sts(
+    const char *xml, size_t len, const char *provider, struct aws_creds *cr);
+/* Why an STS call did not answer 200: "STS: HTTP 403 Code: message". */
+void aws_creds_sts_error(
+    const struct aws_http_response *, char *buf, size_t len);
+/* The STS endpoint URL (ending in '/'), and the region to sign for. */
+void aws_creds_sts_endpoint(struct aws_credentials *, char *url, size_t len,
+    char region[AWS_REGION_MAX]);
+/* Appends "&name=value" to out[*o], form-urlencoded; out has room for
+ * 3 * strlen(v) + strlen(name) + 3 more bytes. */
+void aws_creds_form_add(char *out, size_t *o, const char *name, const char *v);
+
+/* credentials_profile.c: the shared-files provider (static keys,
+ * credential_process, assume-role profiles). */
+void aws_creds_files_start(struct aws_credentials *);
+/* Stops its run (a child process, the state of a role chain); the chain's
+ * HTTP call is cancelled by the caller. */
+void aws_creds_files_cancel(struct aws_credentials *);
+/*
+ * Test hook: how long a credential_process may run before it is killed
+ * (0: the default, 30 s).  Not a configuration key: the SDKs have none.
+ */
+void aws_credentials_set_process_timeout(struct aws_credentials *, unsigned ms);
+
+/* credentials_process.c: runs a command off the loop. */
+struct aws_creds_proc;
+struct aws_creds_proc_result {
+	/* NULL: the command ran and exited (see status); else why it did not
+	 * (it could not start, it timed out and was killed, its output was
+	 * too large), with status -1. */
+	const char *error;
+	int status; /* as from waitpid() */
+	/* Standard output (NUL-terminated; may hold secrets: wiped after the
+	 * callback) and the first bytes of standard error; borrowed. */
+	const char *out;
+	size_t out_len;
+	const char *err;
+	size_t err_len;
+};
+typedef void (*aws_creds_proc_cb)(
+    const struct aws_creds_proc_result *, void *arg);
+/*
+ * Runs "/bin/sh -c command" in a process group of its own, with standard
+ * input from /dev/null, and reads its output from the loop.  cb runs
+ * exactly once, from the loop, unless the run is freed first; the caller
+ * frees it (from the callback or later).  NULL (with *cause, static) when
+ * it cannot start.
+ */
+struct aws_creds_proc *aws_creds_proc_start(struct event_base *,
+    const char *command, unsigned timeout_ms, aws_creds_proc_cb, void *arg,
+    const char **cause);
+/* Kills the process group if still running; no callback after this. */
+void aws_creds_proc_free(struct aws_creds_proc *);
 
 #endif

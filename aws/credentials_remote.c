@@ -35,8 +35,8 @@
 
 #define IMDS_CREDS_PATH "/latest/meta-data/iam/security-credentials/"
 
-static void
-creds_sanitize(char *dst, size_t dstlen, const char *src, size_t n)
+void
+aws_creds_sanitize(char *dst, size_t dstlen, const char *src, size_t n)
 {
 	size_t i, o = 0;
 
@@ -103,8 +103,8 @@ creds_read_small(const char *path, char *why, size_t whylen)
  * "2024-05-01T12:00:00Z", with optional fractional seconds and a "Z",
  * "+hh:mm" or "+hhmm" zone.  0, or -1 on anything else.
  */
-static int
-creds_parse_time(const char *s, time_t *out)
+int
+aws_creds_parse_time(const char *s, time_t *out)
 {
 	int v[6], len[6] = {4, 2, 2, 2, 2, 2}, off = 0, sign;
 	const char seps[] = "--T::";
@@ -225,9 +225,10 @@ creds_xml_text(const char *xml, size_t len, const char *tag, const char **endp)
 	return out;
 }
 
-/* Credentials out of an AssumeRoleWithWebIdentity reply.  NULL or why. */
-static const char *
-creds_from_sts(const char *xml, size_t len, struct aws_creds *cr)
+/* Credentials out of an AssumeRole* reply.  NULL or why. */
+const char *
+aws_creds_from_sts(
+    const char *xml, size_t len, const char *provider, struct aws_creds *cr)
 {
 	char *akid = NULL, *secret = NULL, *token = NULL, *exp = NULL;
 	const char *why = NULL, *s, *e;
@@ -246,10 +247,10 @@ creds_from_sts(const char *xml, size_t len, struct aws_creds *cr)
 	exp = creds_xml_text(s, len, "Expiration", NULL);
 	if (akid == NULL || secret == NULL || token == NULL || exp == NULL)
 		why = "incomplete Credentials in the STS reply";
-	else if (creds_parse_time(exp, &t) != 0)
+	else if (aws_creds_parse_time(exp, &t) != 0)
 		why = "bad Expiration in the STS reply";
 	else
-		why = aws_creds_set(cr, akid, secret, token, t, "web-identity");
+		why = aws_creds_set(cr, akid, secret, token, t, provider);
 	aws_creds_wipe_free(akid);
 	aws_creds_wipe_free(secret);
 	aws_creds_wipe_free(token);
@@ -306,12 +307,12 @@ creds_from_json(const char *body, size_t len, const char *provider,
 			goto done;
 		}
 		snprintf(buf, buflen, "%.60s: ", code != NULL ? code : "error");
-		creds_sanitize(buf + strlen(buf), buflen - strlen(buf),
+		aws_creds_sanitize(buf + strlen(buf), buflen - strlen(buf),
 		    msg != NULL ? msg : "", 200);
 		why = buf;
 		goto done;
 	}
-	if (creds_parse_time(creds_json_str(j, "Expiration"), &t) != 0) {
+	if (aws_creds_parse_time(creds_json_str(j, "Expiration"), &t) != 0) {
 		why = "missing or bad Expiration in the reply";
 		goto done;
 	}
@@ -341,8 +342,8 @@ creds_check_expiry(struct aws_credentials *c, struct aws_creds *cr)
 /* ---- provider: web identity --------------------------------------------- */
 
 /* Appends "&name=" and value, form-urlencoded. */
-static void
-creds_form_add(char *out, size_t *o, const char *name, const char *v)
+void
+aws_creds_form_add(char *out, size_t *o, const char *name, const char *v)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -362,33 +363,43 @@ creds_form_add(char *out, size_t *o, const char *name, const char *v)
 	out[*o] = '\0';
 }
 
+void
+aws_creds_sts_error(const struct aws_http_response *r, char *buf, size_t len)
+{
+	char code[80], msg[240];
+	char *x;
+
+	if (r->status == 0) {
+		snprintf(buf, len, "STS: %s",
+		    r->error != NULL ? r->error : "no response");
+		return;
+	}
+	x = creds_xml_text(r->body, r->body_len, "Code", NULL);
+	aws_creds_sanitize(code, sizeof(code), x != NULL ? x : "", 60);
+	free(x);
+	x = creds_xml_text(r->body, r->body_len, "Message", NULL);
+	aws_creds_sanitize(msg, sizeof(msg), x != NULL ? x : "", 200);
+	free(x);
+	snprintf(buf, len, "STS: HTTP %ld %s%s%s", r->status, code,
+	    msg[0] != '\0' ? ": " : "", msg);
+}
+
 static void
 creds_webid_cb(const struct aws_http_response *r, void *arg)
 {
 	struct aws_credentials *c = arg;
-	char code[80], msg[240];
 	struct aws_creds cr;
 	const char *why;
-	char *x;
+	char err[400];
 
 	c->walk.call = NULL;
-	if (r->status == 0) {
-		aws_creds_step_fail(c, 1, "STS: %s",
-		    r->error != NULL ? r->error : "no response");
-		return;
-	}
 	if (r->status != 200) {
-		x = creds_xml_text(r->body, r->body_len, "Code", NULL);
-		creds_sanitize(code, sizeof(code), x != NULL ? x : "", 60);
-		free(x);
-		x = creds_xml_text(r->body, r->body_len, "Message", NULL);
-		creds_sanitize(msg, sizeof(msg), x != NULL ? x : "", 200);
-		free(x);
-		aws_creds_step_fail(c, 1, "STS: HTTP %ld %s%s%s", r->status,
-		    code, msg[0] != '\0' ? ": " : "", msg);
+		aws_creds_sts_error(r, err, sizeof(err));
+		aws_creds_step_fail(c, 1, "%s", err);
 		return;
 	}
-	if ((why = creds_from_sts(r->body, r->body_len, &cr)) != NULL) {
+	if ((why = aws_creds_from_sts(
+	         r->body, r->body_len, "web-identity", &cr)) != NULL) {
 		aws_creds_step_fail(c, 1, "%s", why);
 		return;
 	}
@@ -396,14 +407,26 @@ creds_webid_cb(const struct aws_http_response *r, void *arg)
 		aws_creds_step_ok(c, &cr);
 }
 
-/* The STS endpoint: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or regional. */
-static void
-creds_sts_url(struct aws_credentials *c, char *url, size_t len)
+/*
+ * The STS endpoint: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or regional
+ * (the global one without a region).  region, when not NULL, gets the
+ * region to sign for: the one known, else us-east-1, where the global
+ * endpoint lives.
+ */
+void
+aws_creds_sts_endpoint(struct aws_credentials *c, char *url, size_t len,
+    char region[AWS_REGION_MAX])
 {
 	const char *e, *src = NULL;
-	char region[AWS_REGION_MAX];
+	char r[AWS_REGION_MAX];
 	size_t n;
 
+	snprintf(r, sizeof(r), "%s", c->region);
+	if (r[0] == '\0' && aws_region_local(NULL, r, &src, NULL) != 0)
+		r[0] = '\0';
+	if (region != NULL)
+		snprintf(region, AWS_REGION_MAX, "%s",
+		    r[0] != '\0' ? r : "us-east-1");
 	if ((e = aws_creds_env("AWS_ENDPOINT_URL_STS")) == NULL)
 		e = aws_creds_env("AWS_ENDPOINT_URL");
 	if (e != NULL) {
@@ -414,15 +437,11 @@ creds_sts_url(struct aws_credentials *c, char *url, size_t len)
 		snprintf(url + n, len - n, "/");
 		return;
 	}
-	snprintf(region, sizeof(region), "%s", c->region);
-	if (region[0] == '\0' &&
-	    aws_region_local(NULL, region, &src, NULL) != 0)
-		region[0] = '\0';
-	if (region[0] == '\0')
+	if (r[0] == '\0')
 		snprintf(url, len, "https://sts.amazonaws.com/");
 	else
-		snprintf(url, len, "https://sts.%s.amazonaws.com%s/", region,
-		    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+		snprintf(url, len, "https://sts.%s.amazonaws.com%s/", r,
+		    strncmp(r, "cn-", 3) == 0 ? ".cn" : "");
 }
 
 void
@@ -464,13 +483,13 @@ aws_creds_webid_start(struct aws_credentials *c)
 		return;
 	}
 	body[0] = '\0';
-	creds_form_add(body, &o, "Action", "AssumeRoleWithWebIdentity");
-	creds_form_add(body, &o, "Version", "2011-06-15");
-	creds_form_add(body, &o, "RoleArn", role);
-	creds_form_add(body, &o, "RoleSessionName", session);
-	creds_form_add(body, &o, "WebIdentityToken", token);
+	aws_creds_form_add(body, &o, "Action", "AssumeRoleWithWebIdentity");
+	aws_creds_form_add(body, &o, "Version", "2011-06-15");
+	aws_creds_form_add(body, &o, "RoleArn", role);
+	aws_creds_form_add(body, &o, "RoleSessionName", session);
+	aws_creds_form_add(body, &o, "WebIdentityToken", token);
 	aws_creds_wipe_free(token);
-	creds_sts_url(c, url, sizeof(url));
+	aws_creds_sts_endpoint(c, url, sizeof(url), NULL);
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
 	req.url = url;

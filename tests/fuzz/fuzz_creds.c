@@ -5,11 +5,18 @@
  * aws/credentials*.c over HTTP, from a fake endpoint on the same loop that
  * all three are pointed at by their usual environment variables.
  *
- * Input: four pieces separated by 0x1e bytes — the STS reply, the
- * container reply, the IMDS role list and the IMDS credentials — each a
- * status byte then the body.  The chain must call back exactly once, with
- * usable credentials or with a reason; nothing it logs may hold the
- * secret it was given.
+ * The shared-files provider sits between web identity and the container:
+ * the profile in use assumes a role (STS AssumeRole, told from the web
+ * identity call by its Action), with the static keys of its source
+ * profile, or, when the sixth piece is not empty, with what a
+ * credential_process printed (`cat` of that piece, written to a file).
+ *
+ * Input: up to six pieces separated by 0x1e bytes — the STS reply to
+ * AssumeRoleWithWebIdentity, the container reply, the IMDS role list, the
+ * IMDS credentials and the STS reply to AssumeRole, each a status byte
+ * then the body; then the credential_process output, as is.  The chain
+ * must call back exactly once, with usable credentials or with a reason;
+ * nothing it logs may hold the secret it was given.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +29,7 @@
 #include "log/log.h"
 #include "tests/fuzz/lib/fuzz.h"
 
-enum { P_STS, P_CONTAINER, P_ROLE, P_IMDS, P_N };
+enum { P_STS, P_CONTAINER, P_ROLE, P_IMDS, P_ASSUME, P_PROCESS, P_N };
 
 static struct {
 	struct event_base *base;
@@ -52,7 +59,9 @@ endpoint_cb(const struct fake_request *r, struct fake_reply *out, void *arg)
 		return;
 	}
 	if (strcmp(r->method, "POST") == 0)
-		p = P_STS;
+		p = memmem(r->body, r->len, "Action=AssumeRole&", 18) != NULL
+		        ? P_ASSUME
+		        : P_STS;
 	else if (strcmp(r->uri, "/creds") == 0)
 		p = P_CONTAINER;
 	else if (strcmp(r->uri,
@@ -85,22 +94,40 @@ creds_cb(const struct aws_creds *c, const char *err, void *arg)
 		(void)strlen(c->session_token);
 }
 
-/* The token file and its folder go with the process. */
+/* The files and their folder go with the process. */
 static void
 cleanup(void)
 {
+	static const char *const names[] = {
+	    "token", "config", "credentials", "process.out"};
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/token", F.dir);
-	unlink(path);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", F.dir, names[i]);
+		unlink(path);
+	}
 	rmdir(F.dir);
+}
+
+static void
+write_file(const char *name, const void *data, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", F.dir, name);
+	if ((f = fopen(path, "w")) == NULL || fwrite(data, 1, len, f) != len ||
+	    fclose(f) != 0)
+		abort();
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char url[128], path[128], *cause = NULL;
-	FILE *f;
+	char url[128], path[128], cfg[512], *cause = NULL;
+	static const char creds[] = "[fuzzsrc]\n"
+	                            "aws_access_key_id = AKIDFUZZSOURCE\n"
+	                            "aws_secret_access_key = fuzz-secret\n";
 	int port;
 
 	(void)argc;
@@ -113,17 +140,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(F.dir, sizeof(F.dir), "/tmp/kdfuzzcrXXXXXX");
 	if (mkdtemp(F.dir) == NULL)
 		abort();
-	snprintf(path, sizeof(path), "%s/token", F.dir);
-	if ((f = fopen(path, "w")) == NULL)
-		abort();
-	fputs("fuzz-web-identity-token\n", f);
-	fclose(f);
+	write_file("token", "fuzz-web-identity-token\n", 24);
+	write_file("credentials", creds, sizeof(creds) - 1);
+	snprintf(cfg, sizeof(cfg),
+	    "[profile fuzzrole]\nrole_arn = arn:aws:iam::123456789012:role/f\n"
+	    "source_profile = fuzzsrc\nexternal_id = x\n"
+	    "[profile fuzzproc]\nrole_arn = arn:aws:iam::123456789012:role/f\n"
+	    "source_profile = fuzzexec\n"
+	    "[profile fuzzexec]\ncredential_process = cat %s/process.out\n",
+	    F.dir);
+	write_file("config", cfg, strlen(cfg));
 	atexit(cleanup);
 	/* Nothing local: every provider before IMDS must ask the network. */
 	fuzz_setenv("AWS_ACCESS_KEY_ID", NULL);
 	fuzz_setenv("AWS_SECRET_ACCESS_KEY", NULL);
 	fuzz_setenv("AWS_SESSION_TOKEN", NULL);
-	fuzz_setenv("AWS_PROFILE", NULL);
+	fuzz_setenv("AWS_PROFILE", "fuzzrole");
 	fuzz_setenv("AWS_ENDPOINT_URL", NULL);
 	fuzz_setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL);
 	fuzz_setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL);
@@ -133,8 +165,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", NULL);
 	fuzz_setenv("AWS_REGION", "us-east-1");
 	fuzz_setenv("HOME", F.dir);
-	snprintf(path, sizeof(path), "%s/none", F.dir);
+	snprintf(path, sizeof(path), "%s/credentials", F.dir);
 	fuzz_setenv("AWS_SHARED_CREDENTIALS_FILE", path);
+	snprintf(path, sizeof(path), "%s/config", F.dir);
 	fuzz_setenv("AWS_CONFIG_FILE", path);
 	snprintf(path, sizeof(path), "%s/token", F.dir);
 	fuzz_setenv("AWS_WEB_IDENTITY_TOKEN_FILE", path);
@@ -157,6 +190,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int p = 0; p < P_N; p++) {
 		const uint8_t *s = fuzz_next_piece(data, size, &off, &len);
 
+		if (p == P_PROCESS) {
+			/* A process per input is slow: only when asked. */
+			if (len > 0)
+				write_file("process.out", s, len);
+			fuzz_setenv(
+			    "AWS_PROFILE", len > 0 ? "fuzzproc" : "fuzzrole");
+			continue;
+		}
 		F.piece[p].status = len > 0 ? statuses[s[0] % 8] : 404;
 		F.piece[p].body = len > 0 ? s + 1 : s;
 		F.piece[p].len = len > 0 ? len - 1 : 0;

@@ -221,5 +221,18 @@ err_xml = (b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>"
 write("fuzz_creds", "sts-ok", b"\x00" + sts + RS + b"\x03" + RS + b"\x03" + RS + b"\x03")
 write("fuzz_creds", "container-ok", b"\x05" + err_xml + RS + b"\x00" + cont + RS + b"\x03" + RS + b"\x03")
 write("fuzz_creds", "imds-ok", b"\x04" + RS + b"\x04{}" + RS + b"\x00fuzz-role\n" + RS + b"\x00" + imds)
+assume = sts.replace(b"AssumeRoleWithWebIdentity", b"AssumeRole")
+proc = ('{"Version": 1, "AccessKeyId": "AKIDPROC", "SecretAccessKey": '
+        '"p-secret", "SessionToken": "p-token", "Expiration": "%s"}'
+        % EXP).encode()
+write("fuzz_creds", "assume-role-ok",
+      b"\x05" + err_xml + RS + b"\x03" + RS + b"\x03" + RS + b"\x03" + RS
+      + b"\x00" + assume)
+write("fuzz_creds", "assume-role-process",
+      b"\x05" + err_xml + RS + b"\x03" + RS + b"\x03" + RS + b"\x03" + RS
+      + b"\x00" + assume + RS + proc)
+write("fuzz_creds", "process-garbage",
+      b"\x05" + RS + b"\x03" + RS + b"\x03" + RS + b"\x03" + RS
+      + b"\x00" + assume + RS + b'{"Version": 1, "AccessKeyId": 5}')
 write("fuzz_creds", "all-fail", b"\x00<Credentials>" + RS + b'\x00{"code":"x","message":"no"}'
       + RS + b"\x00bad/role" + RS + b'\x00{"Code":"Failure"}')

@@ -11,7 +11,15 @@ provider of the credentials chain over real HTTP on loopback:
             GET  /latest/meta-data/iam/security-credentials/[ROLE]
             GET  /latest/meta-data/placement/region
   container GET  /container/...              (checks Authorization)
-  STS       POST /sts/                       (AssumeRoleWithWebIdentity)
+  STS       POST /sts/                       (AssumeRoleWithWebIdentity,
+                                              AssumeRole)
+
+AssumeRole must be signed (SigV4, service sts): the fake recomputes the
+signature with botocore (botocore.auth.SigV4Auth, as tests/tools/
+sigv4_proxy.py does) from the key ids it knows: those in sts_keys, and
+every set it has handed out itself, so a chain of roles can be checked
+hop by hop.  A signature that differs is refused as AWS refuses it (403
+SignatureDoesNotMatch), and /_stats says why in last.sts_sig.
 
 Everything it serves is made up: key ids count up (ASIAIMDS0001, ...), so
 a test can tell a refresh from a cached answer, and expirations are "now +
@@ -29,13 +37,17 @@ nothing behind.
 """
 
 import datetime
+import hmac
 import json
+import os
 import signal
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULTS = {
     "ttl": "3600",           # seconds until served credentials expire
@@ -47,6 +59,15 @@ DEFAULTS = {
     "sts_mode": "ok",        # ok | fail | garbage
     "sts_token": "fake-web-identity-token",     # expected WebIdentityToken
     "sts_role": "arn:aws:iam::123456789012:role/fake",
+    # AssumeRole: who may sign (AKID:SECRET[:TOKEN],...), besides the
+    # credentials this fake handed out; the region expected in the scope;
+    # the role always refused; fixed credentials to hand out instead of
+    # counted ones (AKID:SECRET:TOKEN, for a test that checks their use).
+    "sts_keys": "AKIDSOURCE:fake-secret-source,"
+                "AKIDPROC0001:fake-secret-proc",
+    "sts_region": "us-east-1",
+    "sts_denied_role": "arn:aws:iam::123456789012:role/denied",
+    "sts_fixed": "",
     "garbage": "0",          # which garbage body (index into GARBAGE)
     "region": "eu-west-3",   # served at placement/region
     "role": "fake-role",
@@ -84,6 +105,7 @@ class State:
         self.serial = 0
         self.tokens = set()
         self.last = {}
+        self.issued = {}  # STS key id -> (secret, token)
 
     def count(self, what):
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -114,6 +136,87 @@ def make_creds(prefix):
         "Token": "fake-session-token-%s-%04d" % (prefix.lower(), n),
         "Expiration": iso(exp),
     }
+
+
+def sts_reply(action, role, c):
+    return (
+        "<%sResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+        "<%sResult>"
+        "<SubjectFromWebIdentityToken>sub</SubjectFromWebIdentityToken>"
+        "<AssumedRoleUser><Arn>%s/x</Arn><AssumedRoleId>AROAFAKE:x"
+        "</AssumedRoleId></AssumedRoleUser>"
+        "<Credentials>\n  <SessionToken>%s</SessionToken>\n"
+        "  <SecretAccessKey>%s</SecretAccessKey>\n"
+        "  <Expiration>%s</Expiration>\n"
+        "  <AccessKeyId>%s</AccessKeyId>\n</Credentials>"
+        "</%sResult>"
+        "<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>"
+        "</%sResponse>" % (
+            action, action, role, c["Token"], c["SecretAccessKey"],
+            c["Expiration"], c["AccessKeyId"], action, action))
+
+
+SIGV4_LOCK = threading.Lock()  # botocore's clock is patched process-wide
+
+
+def check_sigv4(method, path, headers, body, keys, region):
+    """None when the request's SigV4 signature (service sts) is the one
+    botocore computes over the same bytes with the secret of its key id;
+    else why not."""
+    import botocore.auth
+    import botocore.credentials
+    from botocore.awsrequest import AWSRequest
+    from sigv4_proxy import AUTH_RE, frozen_botocore
+
+    hmap = {}
+    for k, v in headers.items():
+        hmap.setdefault(k.lower(), []).append(v.strip())
+    m = AUTH_RE.match(",".join(hmap.get("authorization", [])))
+    if not m:
+        return "no SigV4 Authorization header"
+    akid, day, scope_region, service, signed, sig = m.groups()
+    if akid not in keys:
+        return "key id %s... is not known" % akid[:8]
+    secret, token = keys[akid]
+    if scope_region != region or service != "sts":
+        return "scope %s/%s, expected %s/sts" % (scope_region, service,
+                                                 region)
+    names = signed.split(";")
+    for need in ("host", "x-amz-date"):
+        if need not in names:
+            return "%s not signed" % need
+    if token:
+        if "x-amz-security-token" not in names:
+            return "x-amz-security-token not signed"
+        if ",".join(hmap.get("x-amz-security-token", [])) != token:
+            return "wrong session token"
+    missing = [n for n in names if n not in hmap]
+    if missing:
+        return "signed headers absent: %s" % ",".join(missing)
+    amz = ",".join(hmap["x-amz-date"])
+    try:
+        when = datetime.datetime.strptime(amz, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return "bad X-Amz-Date %r" % amz
+    if when.strftime("%Y%m%d") != day:
+        return "scope date differs from X-Amz-Date"
+    if abs(datetime.datetime.utcnow() - when) > datetime.timedelta(
+            minutes=15):
+        return "X-Amz-Date more than 15 min off"
+    req = AWSRequest(method=method,
+                     url="http://%s%s" % (",".join(hmap["host"]), path),
+                     data=body,
+                     headers={n: ",".join(hmap[n]) for n in names})
+    signer = botocore.auth.SigV4Auth(
+        botocore.credentials.Credentials(akid, secret, token), "sts", region)
+    with SIGV4_LOCK, frozen_botocore(when):
+        signer.add_auth(req)
+    bm = AUTH_RE.match(req.headers["Authorization"])
+    if bm is None or bm.group(5) != signed:
+        return "SignedHeaders differ from botocore's"
+    if not hmac.compare_digest(bm.group(6), sig):
+        return "signature differs from botocore's"
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -224,9 +327,11 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- STS -------------------------------------------------------------
     def sts(self):
-        raw = self.body().decode("utf-8", "replace")
-        form = urllib.parse.parse_qs(raw)
+        raw = self.body()
+        form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
         get = lambda k: (form.get(k) or [""])[-1]
+        if get("Action") == "AssumeRole":
+            return self.assume_role(raw, get)
         with STATE.lock:
             STATE.count("sts")
             cfg = STATE.cfg
@@ -241,30 +346,68 @@ class Handler(BaseHTTPRequestHandler):
                   and get("WebIdentityToken") == cfg["sts_token"]
                   and self.headers.get("Authorization") is None)
             if cfg["sts_mode"] == "fail" or not ok:
-                return self.reply(400, (
-                    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/"
-                    "2011-06-15/\"><Error><Type>Sender</Type><Code>"
-                    "InvalidIdentityToken</Code><Message>Couldn't verify "
-                    "the token &amp; role</Message></Error><RequestId>"
-                    "fake</RequestId></ErrorResponse>"), "text/xml")
+                return self.sts_error(400, "InvalidIdentityToken",
+                                      "Couldn't verify the token &amp; role")
             c = make_creds("STS")
-        xml = (
-            "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts."
-            "amazonaws.com/doc/2011-06-15/\">"
-            "<AssumeRoleWithWebIdentityResult>"
-            "<SubjectFromWebIdentityToken>sub</SubjectFromWebIdentityToken>"
-            "<AssumedRoleUser><Arn>%s/x</Arn><AssumedRoleId>AROAFAKE:x"
-            "</AssumedRoleId></AssumedRoleUser>"
-            "<Credentials>\n  <SessionToken>%s</SessionToken>\n"
-            "  <SecretAccessKey>%s</SecretAccessKey>\n"
-            "  <Expiration>%s</Expiration>\n"
-            "  <AccessKeyId>%s</AccessKeyId>\n</Credentials>"
-            "</AssumeRoleWithWebIdentityResult>"
-            "<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>"
-            "</AssumeRoleWithWebIdentityResponse>" % (
-                cfg["sts_role"], c["Token"], c["SecretAccessKey"],
-                c["Expiration"], c["AccessKeyId"]))
-        self.reply(200, xml, "text/xml")
+            STATE.issued[c["AccessKeyId"]] = (c["SecretAccessKey"], c["Token"])
+        self.reply(200, sts_reply("AssumeRoleWithWebIdentity",
+                                  cfg["sts_role"], c), "text/xml")
+
+    def sts_error(self, status, code, msg):
+        self.reply(status, (
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/"
+            "2011-06-15/\"><Error><Type>Sender</Type><Code>%s</Code>"
+            "<Message>%s</Message></Error><RequestId>fake</RequestId>"
+            "</ErrorResponse>" % (code, msg)), "text/xml")
+
+    def assume_role(self, raw, get):
+        with STATE.lock:
+            STATE.count("sts_assume")
+            cfg = dict(STATE.cfg)
+            keys = dict(STATE.issued)
+        for entry in filter(None, cfg["sts_keys"].split(",")):
+            part = entry.split(":")
+            keys[part[0]] = (part[1], part[2] if len(part) > 2 else None)
+        why = check_sigv4(self.command, self.path, self.headers, raw, keys,
+                          cfg["sts_region"])
+        with STATE.lock:
+            last = STATE.last
+            last["sts_action"] = get("Action")
+            last["sts_sig"] = why or "ok"
+            last["sts_role"] = get("RoleArn")
+            last["sts_session"] = get("RoleSessionName")
+            last["sts_duration"] = get("DurationSeconds")
+            last["sts_external_id"] = get("ExternalId")
+            last["sts_version"] = get("Version")
+            auth = self.headers.get("Authorization") or ""
+            last["sts_akid"] = auth.split("Credential=")[-1].split("/")[0]
+            roles = STATE.last.setdefault("sts_roles", [])
+            roles.append(get("RoleArn"))
+            if cfg["sts_mode"] == "garbage":
+                return self.reply(200, GARBAGE[int(cfg["garbage"])])
+            if why is not None:
+                return self.sts_error(403, "SignatureDoesNotMatch",
+                                      "The request signature we calculated "
+                                      "does not match the signature you "
+                                      "provided")
+            if cfg["sts_mode"] == "fail" or \
+                    get("RoleArn") == cfg["sts_denied_role"]:
+                return self.sts_error(403, "AccessDenied",
+                                      "not authorized to perform "
+                                      "sts:AssumeRole")
+            if (get("Version") != "2011-06-15"
+                    or not get("RoleArn").startswith("arn:aws:iam::")
+                    or get("RoleSessionName") == ""):
+                return self.sts_error(400, "ValidationError",
+                                      "bad AssumeRole parameters")
+            c = make_creds("STS")
+            if cfg["sts_fixed"]:
+                akid, secret, token = cfg["sts_fixed"].split(":", 2)
+                c.update({"AccessKeyId": akid, "SecretAccessKey": secret,
+                          "Token": token})
+            STATE.issued[c["AccessKeyId"]] = (c["SecretAccessKey"], c["Token"])
+        self.reply(200, sts_reply("AssumeRole", get("RoleArn"), c),
+                   "text/xml")
 
     # ---- dispatch ---------------------------------------------------------
     def do_GET(self):

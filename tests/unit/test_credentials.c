@@ -5,9 +5,11 @@
  * Every remote provider talks real HTTP (aws/http.c) to
  * tests/tools/fake_aws_meta.py, a FAKE IMDSv2 / container agent / STS
  * started once on a free loopback port; no real peer exists here for
- * those.  Each test runs in its own process (CK_FORK) with a scrubbed
- * environment, a private HOME, and stderr captured to a file, so the log
- * lines can be checked, and checked for secrets (teardown).
+ * those.  Its AssumeRole checks each request's SigV4 signature with
+ * botocore.  credential_process commands are small shell scripts each
+ * test writes into its HOME.  Each test runs in its own process (CK_FORK) with
+ * a scrubbed environment, a private HOME, and stderr captured to a file, so the
+ * log lines can be checked, and checked for secrets (teardown).
  *
  * Run from the top of the tree (make unit does).
  */
@@ -24,11 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aws/aws.h"
+#include "aws/credentials_int.h" /* the credential_process timeout hook */
 #include "log/log.h"
 
 #define FAKE_SCRIPT "tests/tools/fake_aws_meta.py"
@@ -627,14 +631,14 @@ START_TEST(test_files_unsupported_and_missing)
 	struct got g;
 
 	setenv("AWS_CONFIG_FILE",
-	    home_file("cfg",
-	        "[profile assume]\nrole_arn = arn:aws:iam::1:role/x\n"
-	        "source_profile = default\n"),
+	    home_file("cfg", "[profile sso]\nsso_session = corp\n"
+	                     "sso_account_id = 123456789012\n"),
 	    1);
-	setenv("AWS_PROFILE", "assume", 1);
+	setenv("AWS_PROFILE", "sso", 1);
 	fetch(&g);
 	ck_assert(!g.ok);
-	ck_assert_ptr_nonnull(strstr(g.err, "profile 'assume' uses role_arn"));
+	ck_assert_ptr_nonnull(strstr(g.err,
+	    "profile 'sso' uses sso_session, which kinesisd does not support"));
 
 	setenv("AWS_PROFILE", "nope", 1);
 	aws_credentials_reset(creds);
@@ -695,6 +699,626 @@ START_TEST(test_ini_parser)
 	ck_assert_ptr_nonnull(strstr(cause, home));
 	ck_assert_ptr_nonnull(strstr(cause, "/x/config"));
 	free(cause);
+}
+END_TEST
+
+/* ---- credential_process ----------------------------------------------------
+ */
+
+#define PROC_JSON                                                              \
+	"{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC0001\", "                 \
+	"\"SecretAccessKey\": \"fake-secret-proc\", "                          \
+	"\"SessionToken\": \"fake-session-token-proc\"}"
+
+/* HOME/name, an executable shell script with this body. */
+static const char *
+write_script(const char *name, const char *body)
+{
+	static char text[8192];
+	const char *path;
+
+	snprintf(text, sizeof(text), "#!/bin/sh\n%s", body);
+	path = home_file(name, text);
+	ck_assert_int_eq(chmod(path, 0700), 0);
+	return path;
+}
+
+/* AWS_CONFIG_FILE = HOME/config with this text; AWS_PROFILE = profile. */
+static void
+use_config(const char *profile, const char *text)
+{
+	setenv("AWS_CONFIG_FILE", home_file("config", text), 1);
+	setenv("AWS_PROFILE", profile, 1);
+}
+
+/* A profile "proc" whose credential_process runs HOME/proc.sh. */
+static void
+use_process(const char *script_body)
+{
+	char cfg[512];
+
+	write_script("proc.sh", script_body);
+	snprintf(cfg, sizeof(cfg),
+	    "[profile proc]\ncredential_process = %s/proc.sh one 'two words'\n",
+	    home);
+	use_config("proc", cfg);
+}
+
+/* A pid that no longer runs: gone, or a zombie left to init. */
+static int
+pid_gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int gone = 1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL && p[1] == ' ')
+		gone = p[2] == 'Z' || p[2] == 'X';
+	fclose(f);
+	return gone;
+}
+
+static pid_t
+read_pid(const char *name)
+{
+	char *s = slurp(home_file(name, NULL));
+	pid_t pid = (pid_t)atol(s);
+
+	free(s);
+	return pid;
+}
+
+START_TEST(test_process_ok)
+{
+	struct got g;
+
+	use_process("echo \"args: $1 / $2\" >&2\n"
+	            "if read line; then echo 'stdin: data' >&2;"
+	            " else echo 'stdin: eof' >&2; fi\n"
+	            "echo 'oops, the secret: fake-secret-proc!' >&2\n"
+	            "echo '" PROC_JSON "'\n");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_int_eq(g.sync, 0);
+	ck_assert_str_eq(g.provider, "credential-process");
+	ck_assert_str_eq(g.akid, "AKIDPROC0001");
+	ck_assert_str_eq(g.secret, "fake-secret-proc");
+	ck_assert_str_eq(g.token, "fake-session-token-proc");
+	ck_assert_int_eq(g.exp, 0); /* no Expiration: never expires */
+	/* Its stderr reaches the log, secrets cut out (teardown checks). */
+	ck_assert_int_eq(log_count("profile 'proc': credential_process: "
+	                           "args: one / two words"),
+	    1);
+	ck_assert_int_eq(log_count("credential_process: stdin: eof"), 1);
+	ck_assert_int_eq(log_count("oops, the secret: [redacted]!"), 1);
+	ck_assert_int_eq(
+	    log_count("using credential-process (key id AKIDPROC...)"), 1);
+	/* Cached: no second run. */
+	memset(&g, 0, sizeof(g));
+	start_get(&g);
+	ck_assert_int_eq(g.sync, 1);
+	ck_assert_int_eq(log_count("stdin: eof"), 1);
+}
+END_TEST
+
+START_TEST(test_process_in_credentials_file)
+{
+	char text[512];
+	struct got g;
+
+	write_script("proc.sh", "echo '" PROC_JSON "'\n");
+	snprintf(text, sizeof(text),
+	    "[default]\ncredential_process = %s/proc.sh\n", home);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", home_file("creds", text), 1);
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.provider, "credential-process");
+	/* Keys beside it win, as in the SDKs. */
+	snprintf(text, sizeof(text),
+	    "[default]\ncredential_process = %s/proc.sh\n"
+	    "aws_access_key_id = AKIDFILE\naws_secret_access_key = "
+	    "file-secret\n",
+	    home);
+	home_file("creds", text);
+	aws_credentials_reset(creds);
+	fetch(&g);
+	ck_assert_str_eq(g.provider, "shared-files");
+	ck_assert_str_eq(g.akid, "AKIDFILE");
+}
+END_TEST
+
+START_TEST(test_process_expiration_refresh)
+{
+	struct got g;
+	const struct aws_creds *cr;
+	time_t now = time(NULL);
+	char first[128], *count;
+	int i;
+
+	/* Each run counts itself and expires 4 s from now. */
+	use_process("n=$(cat \"$HOME/count\" 2>/dev/null || echo 0)\n"
+	            "n=$((n + 1)); echo $n >\"$HOME/count\"\n"
+	            "exp=$(date -u -d \"@$(($(date +%s) + 4))\" "
+	            "+%Y-%m-%dT%H:%M:%SZ)\n"
+	            "printf '{\"Version\":1,\"AccessKeyId\":\"AKIDPROC%04d\","
+	            "\"SecretAccessKey\":\"fake-secret-proc\","
+	            "\"SessionToken\":\"fake-session-token-proc\","
+	            "\"Expiration\":\"%s\"}' $n $exp\n");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.akid, "AKIDPROC0001");
+	ck_assert_int_ge(g.exp, now + 3);
+	ck_assert_int_le(g.exp, now + 6);
+	snprintf(first, sizeof(first), "%s", g.akid);
+	/* Refreshed in the background before it expires, with no get. */
+	for (i = 0; i < 100; i++) {
+		run_for(0.1);
+		cr = aws_credentials_peek(creds);
+		if (cr != NULL && strcmp(cr->access_key_id, first) != 0)
+			break;
+	}
+	ck_assert_ptr_nonnull(cr = aws_credentials_peek(creds));
+	ck_assert_str_eq(cr->access_key_id, "AKIDPROC0002");
+	count = slurp(home_file("count", NULL));
+	ck_assert_int_eq(atoi(count), 2);
+	free(count);
+	ck_assert_int_ge(
+	    log_count("credentials: refreshed from credential-process"), 1);
+}
+END_TEST
+
+static const struct {
+	const char *script;
+	const char *why;
+} process_failures[] = {
+    {"echo 'not json'\n",
+        "` printed no usable credentials (its output is not a JSON "
+        "object); it must print {\"Version\": 1, \"AccessKeyId\": ..., "
+        "\"SecretAccessKey\": ...} on standard output; run it by hand"},
+    {"true\n", "it printed nothing"},
+    {"echo '{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": "
+     "\"fake-secret-proc\"}'\n",
+        "its output has no \"Version\": 1"},
+    {"echo '{\"Version\": 1, \"AccessKeyId\": \"A\"}'\n",
+        "its output lacks AccessKeyId or SecretAccessKey"},
+    {"echo '{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": "
+     "\"fake-secret-proc\", \"Expiration\": \"soon\"}'\n",
+        "Expiration \"soon\" is not an RFC 3339 time"},
+    {"echo 'Your session expired: run corp-login' >&2\nexit 3\n",
+        "exited with status 3: Your session expired: run corp-login; "
+        "run it by hand"},
+    {"/nonexistent/corp-tool\n", "exited with status 127 (command not "
+                                 "found?): "},
+    {"kill -9 $$\n", "exited with status 137 (killed by signal 9?)"},
+    {"head -c 100000 /dev/zero | tr '\\0' x\n",
+        "wrote more than 64 KiB to standard output"},
+    {"echo '{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": "
+     "\"fake-secret-proc\", \"Expiration\": \"2001-01-01T00:00:00Z\"}'\n",
+        "credentials already expired (2001-01-01T00:00:00Z)"},
+};
+
+START_TEST(test_process_failures)
+{
+	struct got g;
+	char want[256];
+
+	use_process(process_failures[_i].script);
+	fetch(&g);
+	ck_assert(!g.ok);
+	snprintf(want, sizeof(want),
+	    "shared-files: profile 'proc': credential_process `%s/proc.sh "
+	    "one 'two words'`",
+	    home);
+	ck_assert_msg(strstr(g.err, want) != NULL, "%s", g.err);
+	ck_assert_msg(strstr(g.err, process_failures[_i].why) != NULL,
+	    "case %d: %s", _i, g.err);
+}
+END_TEST
+
+START_TEST(test_process_timeout)
+{
+	struct got g;
+	pid_t sh, child;
+	int i;
+
+	/* A tool stuck (on a prompt, a dead network) with a child of its
+	 * own: both are killed when the time is up. */
+	use_process("echo $$ >\"$HOME/pid\"\n"
+	            "sleep 60 &\necho $! >\"$HOME/pid2\"\n"
+	            "echo 'waiting for the MFA prompt' >&2\nwait\n");
+	aws_credentials_set_process_timeout(creds, 300);
+	memset(&g, 0, sizeof(g));
+	start_get(&g);
+	wait_for(&g, 1, 20);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert(!g.ok);
+	ck_assert_msg(
+	    strstr(g.err, "did not finish within 0.3 s and was "
+	                  "killed: waiting for the MFA prompt") != NULL,
+	    "%s", g.err);
+	sh = read_pid("pid");
+	child = read_pid("pid2");
+	ck_assert_int_gt(sh, 1);
+	ck_assert_int_gt(child, 1);
+	for (i = 0; i < 100 && !(pid_gone(sh) && pid_gone(child)); i++)
+		run_for(0.05);
+	ck_assert_msg(pid_gone(sh), "the shell still runs");
+	ck_assert_msg(pid_gone(child), "its child still runs");
+}
+END_TEST
+
+START_TEST(test_process_helper_keeps_stderr)
+{
+	struct got g;
+	pid_t helper;
+
+	/* The tool exits but leaves a helper holding its standard error:
+	 * its exit and its output are what count. */
+	use_process("sleep 60 >/dev/null &\necho $! >\"$HOME/helper\"\n"
+	            "echo 'started a helper' >&2\n"
+	            "echo '" PROC_JSON "'\n");
+	aws_credentials_set_process_timeout(creds, 10000);
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_int_eq(log_count("credential_process: started a helper"), 1);
+	ck_assert_int_gt(helper = read_pid("helper"), 1);
+	kill(helper, SIGKILL);
+}
+END_TEST
+
+START_TEST(test_process_does_not_block)
+{
+	struct got g;
+
+	/* It runs until the test lets it go: the loop must keep turning
+	 * meanwhile (run_for returns, the get stays unanswered). */
+	use_process("i=0\nwhile [ ! -f \"$HOME/go\" ] && [ $i -lt 400 ]; do\n"
+	            "  sleep 0.05; i=$((i + 1))\ndone\n"
+	            "echo '" PROC_JSON "'\n");
+	memset(&g, 0, sizeof(g));
+	start_get(&g);
+	run_for(0.3);
+	ck_assert_int_eq(g.n, 0);
+	home_file("go", "");
+	wait_for(&g, 1, 20);
+	ck_assert_int_eq(g.n, 1);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.akid, "AKIDPROC0001");
+}
+END_TEST
+
+START_TEST(test_process_reset_kills)
+{
+	struct got g;
+	pid_t sh;
+	int i;
+
+	/* A reset (SIGHUP) or the end of the chain while it runs. */
+	use_process("echo $$ >\"$HOME/pid\"\nexec sleep 60\n");
+	memset(&g, 0, sizeof(g));
+	start_get(&g);
+	for (i = 0; i < 200 && read_pid("pid") <= 1; i++)
+		run_for(0.02);
+	ck_assert_int_gt(sh = read_pid("pid"), 1);
+	aws_credentials_free(creds);
+	creds = NULL;
+	for (i = 0; i < 100 && !pid_gone(sh); i++)
+		usleep(20000);
+	ck_assert(pid_gone(sh));
+	ck_assert_int_eq(g.n, 0);
+	/* Teardown frees NULL. */
+	ck_assert_ptr_nonnull(creds = aws_credentials_new(base, http));
+}
+END_TEST
+
+/* ---- assume-role profiles --------------------------------------------------
+ */
+
+#define ROLE_ARN "arn:aws:iam::123456789012:role/fake"
+
+static const char source_creds[] =
+    "[src]\naws_access_key_id = AKIDSOURCE\n"
+    "aws_secret_access_key = fake-secret-source\n"
+    "[wrong]\naws_access_key_id = AKIDSOURCE\n"
+    "aws_secret_access_key = fake-secret-not-the-one\n";
+
+static void
+use_roles(const char *profile, const char *config)
+{
+	setenv(
+	    "AWS_SHARED_CREDENTIALS_FILE", home_file("creds", source_creds), 1);
+	fake_url_env("AWS_ENDPOINT_URL_STS", "/sts");
+	use_config(profile, config);
+}
+
+static void
+assert_last(const char *what, const char *want)
+{
+	char *v = fake_last_str(what);
+
+	ck_assert_msg(
+	    strcmp(v, want) == 0, "%s: '%s', expected '%s'", what, v, want);
+	free(v);
+}
+
+START_TEST(test_role_static_source)
+{
+	struct got g;
+	time_t now = time(NULL);
+	char *v;
+
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = src\nexternal_id = ext-42\n"
+	                  "duration_seconds = 1800\n"
+	                  "role_session_name = kd-test\n");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.provider, "assume-role");
+	ck_assert_int_eq(strncmp(g.akid, "ASIASTS", 7), 0);
+	ck_assert_int_eq(strncmp(g.token, "fake-session-token-sts", 22), 0);
+	ck_assert_int_ge(g.exp, now + 3590);
+	ck_assert_int_le(g.exp, now + 3610);
+	ck_assert_int_eq(fake_count("sts_assume"), 1);
+	/* botocore recomputed the signature: same. */
+	assert_last("sts_sig", "ok");
+	assert_last("sts_akid", "AKIDSOURCE");
+	assert_last("sts_action", "AssumeRole");
+	assert_last("sts_version", "2011-06-15");
+	assert_last("sts_role", ROLE_ARN);
+	assert_last("sts_external_id", "ext-42");
+	assert_last("sts_duration", "1800");
+	assert_last("sts_session", "kd-test");
+	ck_assert_int_eq(log_count("using assume-role (key id ASIASTS"), 1);
+
+	/* Without the optional settings: a default session name. */
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = src\n");
+	aws_credentials_reset(creds);
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	v = fake_last_str("sts_session");
+	ck_assert_int_eq(strncmp(v, "kinesisd-", 9), 0);
+	free(v);
+	assert_last("sts_duration", "");
+	assert_last("sts_external_id", "");
+	assert_last("sts_sig", "ok");
+}
+END_TEST
+
+START_TEST(test_role_signing_region)
+{
+	struct got g;
+
+	/* Signed for the region in use... */
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = src\n");
+	setenv("AWS_REGION", "eu-west-1", 1);
+	fake_ctl("sts_region=eu-west-1");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	assert_last("sts_sig", "ok");
+	/* ... which the fake checks: expecting another one, it refuses. */
+	fake_ctl("sts_region=us-east-1");
+	aws_credentials_reset(creds);
+	fetch(&g);
+	ck_assert(!g.ok);
+	ck_assert_ptr_nonnull(strstr(g.err, "SignatureDoesNotMatch"));
+	assert_last("sts_sig", "scope eu-west-1/sts, expected us-east-1/sts");
+}
+END_TEST
+
+START_TEST(test_role_bad_signature)
+{
+	struct got g;
+
+	/* The right key id with a wrong secret: a broken signer would look
+	 * the same, and the fake must catch it. */
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = wrong\n");
+	fetch(&g);
+	ck_assert(!g.ok);
+	ck_assert_msg(
+	    strstr(g.err, "shared-files: profile 'role': AssumeRole " ROLE_ARN
+	                  " with the credentials of profile 'wrong': STS: "
+	                  "HTTP 403 SignatureDoesNotMatch") != NULL,
+	    "%s", g.err);
+	assert_last("sts_sig", "signature differs from botocore's");
+}
+END_TEST
+
+START_TEST(test_role_chain_with_process)
+{
+	char cfg[1024], *v;
+	struct got g;
+	cJSON *j, *roles;
+
+	/* top <- middle <- base (a credential_process): two AssumeRole
+	 * calls, the second signed with what the first gave (and its
+	 * session token). */
+	write_script("proc.sh", "echo run >>\"$HOME/runs\"\n"
+	                        "echo '{\"Version\": 1, \"AccessKeyId\": "
+	                        "\"AKIDPROC0001\", \"SecretAccessKey\": "
+	                        "\"fake-secret-proc\"}'\n");
+	snprintf(cfg, sizeof(cfg),
+	    "[profile top]\nrole_arn = arn:aws:iam::123456789012:role/top\n"
+	    "source_profile = middle\n"
+	    "[profile middle]\n"
+	    "role_arn = arn:aws:iam::123456789012:role/middle\n"
+	    "source_profile = base\n"
+	    "[profile base]\ncredential_process = %s/proc.sh\n",
+	    home);
+	use_roles("top", cfg);
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.provider, "assume-role");
+	ck_assert_int_eq(fake_count("sts_assume"), 2);
+	assert_last("sts_sig", "ok");
+	assert_last("sts_role", "arn:aws:iam::123456789012:role/top");
+	v = fake_last_str("sts_akid");
+	ck_assert_int_eq(strncmp(v, "ASIASTS", 7), 0);
+	ck_assert_str_ne(v, g.akid);
+	free(v);
+	j = fake_stats();
+	roles =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(j, "last"), "sts_roles");
+	ck_assert_int_eq(cJSON_GetArraySize(roles), 2);
+	ck_assert_str_eq(cJSON_GetArrayItem(roles, 0)->valuestring,
+	    "arn:aws:iam::123456789012:role/middle");
+	cJSON_Delete(j);
+	v = slurp(home_file("runs", NULL));
+	ck_assert_str_eq(v, "run\n");
+	free(v);
+}
+END_TEST
+
+static const struct {
+	const char *profile;
+	const char *config;
+	const char *why;
+} role_errors[] = {
+    {"a",
+        "[profile a]\nrole_arn = " ROLE_ARN "\nsource_profile = b\n"
+        "[profile b]\nrole_arn = " ROLE_ARN "\nsource_profile = a\n",
+        "profile 'b': source_profile 'a' makes a loop"},
+    {"me", "[profile me]\nrole_arn = " ROLE_ARN "\nsource_profile = me\n",
+        "profile 'me' is its own source_profile but has no keys"},
+    {"ec2",
+        "[profile ec2]\nrole_arn = " ROLE_ARN
+        "\ncredential_source = Ec2InstanceMetadata\n",
+        "profile 'ec2': credential_source = Ec2InstanceMetadata is not "
+        "supported by kinesisd"},
+    {"both",
+        "[profile both]\nrole_arn = " ROLE_ARN
+        "\ncredential_source = Environment\nsource_profile = src\n",
+        "sets both source_profile and credential_source"},
+    {"nosrc", "[profile nosrc]\nrole_arn = " ROLE_ARN "\n",
+        "profile 'nosrc' has role_arn but no source_profile"},
+    {"ghost", "[profile ghost]\nrole_arn = " ROLE_ARN "\nsource_profile = x\n",
+        "profile 'ghost': source_profile 'x' is in neither "},
+    {"empty",
+        "[profile empty]\nrole_arn = " ROLE_ARN "\nsource_profile = r\n"
+        "[profile r]\nregion = eu-west-1\n",
+        "profile 'empty': source_profile 'r' has no credentials"},
+    {"dur",
+        "[profile dur]\nrole_arn = " ROLE_ARN "\nsource_profile = src\n"
+        "duration_seconds = 10\n",
+        "profile 'dur': duration_seconds = 10: must be seconds, from 900 "
+        "to 43200"},
+    {"mfa",
+        "[profile mfa]\nrole_arn = " ROLE_ARN "\nsource_profile = src\n"
+        "mfa_serial = arn:aws:iam::123456789012:mfa/me\n",
+        "profile 'mfa' sets mfa_serial"},
+    {"p0",
+        "[profile p0]\nrole_arn = " ROLE_ARN "\nsource_profile = p1\n"
+        "[profile p1]\nrole_arn = " ROLE_ARN "\nsource_profile = p2\n"
+        "[profile p2]\nrole_arn = " ROLE_ARN "\nsource_profile = p3\n"
+        "[profile p3]\nrole_arn = " ROLE_ARN "\nsource_profile = p4\n"
+        "[profile p4]\nrole_arn = " ROLE_ARN "\nsource_profile = p5\n"
+        "[profile p5]\nrole_arn = " ROLE_ARN "\nsource_profile = src\n",
+        "more than 5 roles chained through source_profile"},
+};
+
+START_TEST(test_role_config_errors)
+{
+	struct got g;
+
+	use_roles(role_errors[_i].profile, role_errors[_i].config);
+	fetch(&g);
+	ck_assert(!g.ok);
+	ck_assert_msg(strstr(g.err, role_errors[_i].why) != NULL, "case %d: %s",
+	    _i, g.err);
+	ck_assert_ptr_nonnull(strstr(g.err, "shared-files: "));
+	/* Found wrong before any call. */
+	ck_assert_int_eq(fake_count("sts_assume"), 0);
+}
+END_TEST
+
+START_TEST(test_role_self_source_and_denied)
+{
+	struct got g;
+
+	/* Its own source, with keys: allowed, as in the SDKs. */
+	use_roles("self", "[profile self]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = self\n"
+	                  "aws_access_key_id = AKIDSOURCE\n"
+	                  "aws_secret_access_key = fake-secret-source\n");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_str_eq(g.provider, "assume-role");
+	assert_last("sts_akid", "AKIDSOURCE");
+	assert_last("sts_sig", "ok");
+
+	/* In a source profile keys win over role_arn: no second call. */
+	use_roles("top", "[profile top]\nrole_arn = " ROLE_ARN "\n"
+	                 "source_profile = both\n"
+	                 "[profile both]\nrole_arn = " ROLE_ARN "\n"
+	                 "source_profile = x\n"
+	                 "aws_access_key_id = AKIDSOURCE\n"
+	                 "aws_secret_access_key = fake-secret-source\n");
+	aws_credentials_reset(creds);
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	ck_assert_int_eq(fake_count("sts_assume"), 2);
+
+	use_roles("role", "[profile role]\n"
+	                  "role_arn = arn:aws:iam::123456789012:role/denied\n"
+	                  "source_profile = src\n");
+	aws_credentials_reset(creds);
+	fetch(&g);
+	ck_assert(!g.ok);
+	ck_assert_msg(strstr(g.err, "AssumeRole arn:aws:iam::123456789012:"
+	                            "role/denied with the credentials of "
+	                            "profile 'src': STS: HTTP 403 "
+	                            "AccessDenied") != NULL,
+	    "%s", g.err);
+}
+END_TEST
+
+START_TEST(test_role_refresh)
+{
+	struct got g;
+	const struct aws_creds *cr;
+	char first[128];
+	int i;
+
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = src\n");
+	fake_ctl("ttl=4");
+	fetch(&g);
+	ck_assert_msg(g.ok, "%s", g.err);
+	snprintf(first, sizeof(first), "%s", g.akid);
+	for (i = 0; i < 100; i++) {
+		run_for(0.1);
+		cr = aws_credentials_peek(creds);
+		if (cr != NULL && strcmp(cr->access_key_id, first) != 0)
+			break;
+	}
+	ck_assert_ptr_nonnull(cr = aws_credentials_peek(creds));
+	ck_assert_str_ne(cr->access_key_id, first);
+	ck_assert_int_ge(fake_count("sts_assume"), 2);
+	assert_last("sts_sig", "ok");
+	ck_assert_int_ge(
+	    log_count("credentials: refreshed from assume-role"), 1);
+}
+END_TEST
+
+START_TEST(test_role_garbage)
+{
+	char q[64];
+	struct got g;
+
+	use_roles("role", "[profile role]\nrole_arn = " ROLE_ARN "\n"
+	                  "source_profile = src\n");
+	snprintf(q, sizeof(q), "sts_mode=garbage&garbage=%d", _i);
+	fake_ctl(q);
+	fetch(&g);
+	ck_assert_msg(!g.ok, "garbage %d accepted: %s", _i, g.akid);
+	ck_assert_ptr_nonnull(strstr(g.err, "shared-files: profile 'role': "
+	                                    "AssumeRole " ROLE_ARN));
 }
 END_TEST
 
@@ -1398,6 +2022,29 @@ credentials_suite(void)
 	tcase_add_test(tc, test_imds_v1_fallback);
 	tcase_add_test(tc, test_imds_no_role_disabled_unreachable);
 	tcase_add_test(tc, test_imds_token_reuse_and_rotation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("profiles");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_process_ok);
+	tcase_add_test(tc, test_process_in_credentials_file);
+	tcase_add_test(tc, test_process_expiration_refresh);
+	tcase_add_loop_test(tc, test_process_failures, 0,
+	    (int)(sizeof(process_failures) / sizeof(*process_failures)));
+	tcase_add_test(tc, test_process_timeout);
+	tcase_add_test(tc, test_process_helper_keeps_stderr);
+	tcase_add_test(tc, test_process_does_not_block);
+	tcase_add_test(tc, test_process_reset_kills);
+	tcase_add_test(tc, test_role_static_source);
+	tcase_add_test(tc, test_role_signing_region);
+	tcase_add_test(tc, test_role_bad_signature);
+	tcase_add_test(tc, test_role_chain_with_process);
+	tcase_add_loop_test(tc, test_role_config_errors, 0,
+	    (int)(sizeof(role_errors) / sizeof(*role_errors)));
+	tcase_add_test(tc, test_role_self_source_and_denied);
+	tcase_add_test(tc, test_role_refresh);
+	tcase_add_loop_test(tc, test_role_garbage, 0, N_GARBAGE);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("chain");
