@@ -35,7 +35,7 @@ enum ipc_scan {
 	IPC_SCAN_OBJECT,     /* one JSON object; members recorded */
 	IPC_SCAN_NOT_OBJECT, /* valid JSON, but not an object */
 	IPC_SCAN_BAD_JSON,   /* *why and *at say what and where */
-	IPC_SCAN_NUL,        /* valid, but a string holds U+0000 */
+	IPC_SCAN_NUL,        /* an object, but a string holds U+0000 */
 	IPC_SCAN_NOMEM,
 };
 

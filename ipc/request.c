@@ -486,9 +486,9 @@ ipc_req_scan(struct ipc_req *r, const char *line, size_t len, const char **why,
 		r->n = 0;
 		return s.nomem ? IPC_SCAN_NOMEM : IPC_SCAN_BAD_JSON;
 	}
-	if (s.nul)
-		return IPC_SCAN_NUL;
-	return object ? IPC_SCAN_OBJECT : IPC_SCAN_NOT_OBJECT;
+	if (!object)
+		return IPC_SCAN_NOT_OBJECT;
+	return s.nul ? IPC_SCAN_NUL : IPC_SCAN_OBJECT;
 }
 
 void
