@@ -161,6 +161,23 @@ int lease_sync_plan(const struct kinesis_shard *shards, size_t n_shards,
     const struct lease_item *leases, size_t n_leases, const char *initial,
     struct lease_item **out, size_t *n_out);
 
+/*
+ * Leases of shards that are gone from the stream: a closed shard that
+ * outlived its retention period before it was processed to SHARD_END.
+ * Nothing can read it any more, yet its lease would block its children
+ * for ever (the parent check).  A lease is a suspect when its shard is
+ * not in the listing, is older than the newest shard listed (shard ids
+ * are numbered in creation order, so a listing that is merely behind
+ * misses only newer shards), and none of its parents is listed (a parent
+ * expires before its children).  Ids not of the form shardId-<digits>,
+ * and leases at SHARD_END (they block nobody), are never suspects.  *out gets
+ * malloc'd copies of the suspects' ids (the caller frees them with
+ * lease_strv_free).  0, or -1 when out of memory.
+ */
+int lease_sync_expired(const struct kinesis_shard *shards, size_t n_shards,
+    const struct lease_item *leases, size_t n_leases, char ***out,
+    size_t *n_out);
+
 /* ---- table.c: the lease table's requests --------------------------------- */
 
 enum lease_op {
@@ -172,6 +189,7 @@ enum lease_op {
 	LEASE_OP_SHARD_END,
 	LEASE_OP_RELEASE,
 	LEASE_OP_DELETE,
+	LEASE_OP_DELETE_EXPIRED, /* a shard gone from the stream; on counter */
 };
 const char *lease_op_name(enum lease_op);
 
@@ -218,7 +236,8 @@ struct lease_req *lease_table_scan(
 struct lease_write_params {
 	enum lease_op op;
 	const char *shard_id;
-	uint64_t counter;       /* the leaseCounter the write expects */
+	uint64_t counter;       /* the leaseCounter the write expects (not for
+	                         * CREATE and DELETE) */
 	const char *old_owner;  /* TAKE/STEAL: the owner expected (NULL none) */
 	const char *checkpoint; /* CHECKPOINT */
 	uint64_t subseq;

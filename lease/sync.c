@@ -243,6 +243,79 @@ out:
 	return rc;
 }
 
+/* ---- leases of expired shards -------------------------------------------- */
+
+/* The number in "shardId-000000000042", or -1 for any other form. */
+static long long
+shard_number(const char *id)
+{
+	const char *p = id + 8;
+	long long n = 0;
+
+	if (strncmp(id, "shardId-", 8) != 0 || *p == '\0')
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || n > 99999999999999LL)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	return n;
+}
+
+static int
+listed(const struct kinesis_shard *shards, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(shards[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+int
+lease_sync_expired(const struct kinesis_shard *shards, size_t n_shards,
+    const struct lease_item *leases, size_t n_leases, char ***out,
+    size_t *n_out)
+{
+	long long newest = -1;
+	char **v = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < n_shards; i++) {
+		long long k = shard_number(shards[i].id);
+		if (k > newest)
+			newest = k;
+	}
+	for (size_t i = 0; i < n_leases; i++) {
+		const struct lease_item *l = &leases[i];
+		long long k = shard_number(l->shard_id);
+		int parent_listed = 0;
+
+		/* A finished lease blocks nobody: cleanup's to decide. */
+		if (k < 0 || k >= newest ||
+		    listed(shards, n_shards, l->shard_id) ||
+		    (l->checkpoint != NULL &&
+		        strcmp(l->checkpoint, LEASE_SHARD_END) == 0))
+			continue;
+		for (size_t j = 0; j < l->n_parents; j++)
+			parent_listed |=
+			    listed(shards, n_shards, l->parents[j]);
+		if (parent_listed)
+			continue;
+		if (v == NULL && (v = calloc(n_leases, sizeof(*v))) == NULL)
+			return -1;
+		if ((v[n] = strdup(l->shard_id)) == NULL) {
+			lease_strv_free(v, n);
+			return -1;
+		}
+		n++;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
 /* ---- the run ------------------------------------------------------------- */
 
 struct lease_sync {
@@ -258,6 +331,8 @@ struct lease_sync {
 	size_t n_create, i_create;
 	char **del;
 	size_t n_del, i_del;
+	char **expired; /* suspects, then the confirmed ones */
+	size_t n_expired, i_expired;
 	lease_sync_done_cb cb;
 	void *arg;
 };
@@ -283,6 +358,7 @@ lease_sync_free(struct lease_sync *s)
 		lease_item_clear(&s->create[i]);
 	free(s->create);
 	lease_strv_free(s->del, s->n_del);
+	lease_strv_free(s->expired, s->n_expired);
 	free(s);
 }
 
@@ -307,6 +383,7 @@ sync_lease(const struct lease_sync *s, const char *id)
 }
 
 static void sync_delete_next(struct lease_sync *);
+static void sync_expired_check(struct lease_sync *);
 
 static void
 sync_deleted(enum lease_result r, const char *why, void *arg)
@@ -340,7 +417,117 @@ sync_delete_next(struct lease_sync *s)
 			return;
 		s->i_del++;
 	}
+	sync_expired_check(s);
+}
+
+/*
+ * Suspects of the first listing are deleted only when a second listing,
+ * made now, agrees: one listing that came back short must not cost a
+ * lease.  Each delete is conditional on the counter the scan read, so a
+ * lease someone wrote since (a renew, a checkpoint) waits for the next
+ * sync.
+ */
+static void sync_expired_next(struct lease_sync *);
+
+static void
+sync_expired_deleted(enum lease_result r, const char *why, void *arg)
+{
+	struct lease_sync *s = arg;
+	const char *id = s->expired[s->i_expired];
+	const struct lease_item *l = sync_lease(s, id);
+
+	s->req = NULL;
+	if (r == LEASE_RES_OK)
+		log_warnx("lease",
+		    "deleted the lease of %s: the shard is no longer in stream "
+		    "%s (it expired after its retention period before it was "
+		    "read to its end; its records after %s are lost), and its "
+		    "lease would have kept its children from being read",
+		    id, lease_manager_opts(s->m)->stream,
+		    l != NULL && l->checkpoint != NULL ? l->checkpoint : "?");
+	else if (r != LEASE_RES_LOST)
+		log_warnx("lease", "deleting the lease of expired shard %s: %s",
+		    id, why != NULL ? why : "failed");
+	s->i_expired++;
+	sync_expired_next(s);
+}
+
+static void
+sync_expired_next(struct lease_sync *s)
+{
+	struct lease_write_params wp;
+	const struct lease_item *l;
+
+	while (s->i_expired < s->n_expired) {
+		if ((l = sync_lease(s, s->expired[s->i_expired])) != NULL) {
+			memset(&wp, 0, sizeof(wp));
+			wp.op = LEASE_OP_DELETE_EXPIRED;
+			wp.shard_id = l->shard_id;
+			wp.counter = l->counter;
+			if ((s->req =
+			            lease_table_write(lease_manager_table(s->m),
+			                &wp, sync_expired_deleted, s)) != NULL)
+				return;
+		}
+		s->i_expired++;
+	}
 	sync_finish(s, 1);
+}
+
+static void
+sync_relisted(
+    const struct aws_result *res, const struct kinesis_shards *sh, void *arg)
+{
+	struct lease_sync *s = arg;
+	char **again = NULL;
+	size_t n_again = 0, n = 0;
+
+	s->call = NULL;
+	if (res->err != AWS_OK) {
+		sync_finish(s, 1); /* the next sync looks again */
+		return;
+	}
+	if (lease_sync_expired(sh->shards, sh->n, s->leases, s->n_leases,
+	        &again, &n_again) != 0) {
+		log_warnx("lease", "shard sync: out of memory");
+		sync_finish(s, 1);
+		return;
+	}
+	/* Keep the suspects both listings agree on. */
+	for (size_t i = 0; i < s->n_expired; i++) {
+		int both = 0;
+		for (size_t j = 0; j < n_again; j++)
+			both |= strcmp(s->expired[i], again[j]) == 0;
+		if (both) {
+			char *t = s->expired[n];
+			s->expired[n++] = s->expired[i];
+			s->expired[i] = t;
+		}
+	}
+	lease_strv_free(again, n_again);
+	for (size_t i = n; i < s->n_expired; i++) {
+		free(s->expired[i]);
+		s->expired[i] = NULL;
+	}
+	s->n_expired = n;
+	s->i_expired = 0;
+	sync_expired_next(s);
+}
+
+static void
+sync_expired_check(struct lease_sync *s)
+{
+	struct kinesis_list_shards_params lp;
+
+	if (s->n_expired == 0) {
+		sync_finish(s, 1);
+		return;
+	}
+	memset(&lp, 0, sizeof(lp));
+	lp.stream = lease_manager_opts(s->m)->stream;
+	if ((s->call = kinesis_list_shards(
+	         s->kinesis, &lp, sync_relisted, s)) == NULL)
+		sync_finish(s, 1);
 }
 
 /* Whether every child of the finished lease l has begun. */
@@ -500,7 +687,9 @@ sync_listed(
 	}
 	if (lease_sync_plan(sh->shards, sh->n, s->leases, s->n_leases,
 	        o->initial_checkpoint, &s->create, &s->n_create) != 0 ||
-	    sync_add_extra(s, sh->shards, sh->n) != 0) {
+	    sync_add_extra(s, sh->shards, sh->n) != 0 ||
+	    lease_sync_expired(sh->shards, sh->n, s->leases, s->n_leases,
+	        &s->expired, &s->n_expired) != 0) {
 		log_warnx("lease", "shard sync: out of memory");
 		sync_finish(s, 0);
 		return;

@@ -84,6 +84,7 @@ static const char *const op_names[] = {
     "shard_end",
     "release",
     "delete",
+    "delete_expired",
 };
 
 const char *
@@ -560,7 +561,8 @@ write_send(struct lease_req *r)
 		goto out;
 	if (w->op != LEASE_OP_CREATE && w->op != LEASE_OP_DELETE &&
 	    (add_n(vals, ":c", w->counter) != 0 ||
-	        add_n(vals, ":n", w->counter + 1) != 0))
+	        (w->op != LEASE_OP_DELETE_EXPIRED &&
+	            add_n(vals, ":n", w->counter + 1) != 0)))
 		goto out;
 
 	switch (w->op) {
@@ -639,6 +641,11 @@ write_send(struct lease_req *r)
 		if (add_s(vals, ":end", LEASE_SHARD_END) != 0)
 			goto out;
 		break;
+	case LEASE_OP_DELETE_EXPIRED:
+		/* As the shard sync saw it: anyone's write since (a renew, a
+		 * checkpoint) makes it wait for the next sync. */
+		snprintf(cond, sizeof(cond), "#c = :c");
+		break;
 	}
 	names_prune(names, update[0] != '\0' ? update : NULL, cond);
 	dp.item = item;
@@ -652,6 +659,7 @@ write_send(struct lease_req *r)
 		r->call = dynamo_put_item(r->t->dynamo, &dp, write_done, r);
 		break;
 	case LEASE_OP_DELETE:
+	case LEASE_OP_DELETE_EXPIRED:
 		r->call = dynamo_delete_item(r->t->dynamo, &dp, write_done, r);
 		break;
 	default:
@@ -766,7 +774,8 @@ write_done(const struct dynamo_result *res, void *arg)
 
 	r->call = NULL;
 	if (lr == LEASE_RES_LOST && !r->rereading &&
-	    r->wp.op != LEASE_OP_CREATE && r->wp.op != LEASE_OP_DELETE) {
+	    r->wp.op != LEASE_OP_CREATE && r->wp.op != LEASE_OP_DELETE &&
+	    r->wp.op != LEASE_OP_DELETE_EXPIRED) {
 		r->rereading = 1;
 		if ((key = key_of(r->wp.shard_id)) != NULL)
 			r->call = dynamo_get_item(

@@ -27,7 +27,7 @@ A RULE is a JSON object:
   op        "PutRecords", "GetRecords", "UpdateItem", ... or "*" (default)
   match     optional substring the request body must contain
   action    throttle | error | reset | reset_after | slow | partial |
-            condfail | corrupt | pass
+            condfail | corrupt | hide_shards | pass
   p         probability that a matching request is hit (default 1)
   count     at most this many hits, then the rule is spent (default: no cap)
   status    HTTP status for throttle/error (400 / 500)
@@ -39,6 +39,7 @@ A RULE is a JSON object:
   fail_p    for partial: share of the PutRecords entries that fail
   codes     for partial: error codes to pick from (default
             ["ProvisionedThroughputExceededException", "InternalFailure"])
+  shards    for hide_shards: the shard ids to leave out
   mode      for partial: "strip" (default; failed entries are not sent on,
             as with real Kinesis, where a failed entry is not stored) or
             "rewrite" (the whole request is applied and the reply lies:
@@ -59,6 +60,9 @@ Actions:
   corrupt      the request is forwarded and the reply comes back with one
                byte of its body changed and the x-amz-crc32 of the
                original (a body damaged in transit)
+  hide_shards  ListShards only: the reply without the shards named in
+               "shards", as after they expired from the stream (their
+               retention period passed), which no emulator does
   pass         forward unchanged (to exempt requests from later rules)
 """
 import argparse
@@ -93,7 +97,8 @@ class State:
         for r in rules:
             if r.get("action") not in ("throttle", "error", "reset",
                                        "reset_after", "slow", "partial",
-                                       "condfail", "corrupt", "pass"):
+                                       "condfail", "corrupt",
+                                       "hide_shards", "pass"):
                 raise ValueError("unknown action %r" % r.get("action"))
             r["hits"] = 0
         with self.lock:
@@ -313,6 +318,12 @@ class Handler(socketserver.StreamRequestHandler):
         status, rh, rb = self.forward(method, path, headers, body)
         if a == "reset_after":
             raise Reset()
+        if a == "hide_shards" and op == "ListShards" and status == 200:
+            reply = json.loads(rb)
+            gone = set(rule.get("shards", []))
+            reply["Shards"] = [x for x in reply.get("Shards", [])
+                               if x.get("ShardId") not in gone]
+            return status, rh, json.dumps(reply).encode()
         if a == "corrupt" and rb:
             crc = zlib.crc32(rb) & 0xffffffff
             i = self.server.state.rnd.randrange(len(rb))

@@ -766,6 +766,67 @@ START_TEST(test_sync_cleaned_and_trimmed_parents)
 }
 END_TEST
 
+/* Leases of shards gone from the stream (lease_sync_expired). */
+static void
+expired_run(const char *const *want, size_t n_want)
+{
+	char **got = NULL;
+	size_t n_got = 99;
+
+	ck_assert_int_eq(lease_sync_expired(shards, n_shards, plan_leases,
+	                     n_plan_leases, &got, &n_got),
+	    0);
+	ck_assert_uint_eq(n_got, n_want);
+	for (size_t i = 0; i < n_want; i++)
+		ck_assert_str_eq(got[i], want[i]);
+	lease_strv_free(got, n_got);
+	n_shards = 0;
+	n_plan_leases = 0;
+}
+
+START_TEST(test_sync_expired_shards)
+{
+	static const char *const zero[] = {"shardId-000000000000"};
+	static char *const parents0[] = {"shardId-000000000000"};
+
+	/* Split long ago; the unfinished parent expired since. */
+	shard("shardId-000000000001", "shardId-000000000000", NULL, 1);
+	shard("shardId-000000000002", "shardId-000000000000", NULL, 1);
+	leased("shardId-000000000000");
+	leased("shardId-000000000001");
+	leased("shardId-000000000002");
+	expired_run(zero, 1);
+
+	/* Finished (SHARD_END): blocks nobody, cleanup's business. */
+	shard("shardId-000000000002", "shardId-000000000000", NULL, 1);
+	leased("shardId-000000000000");
+	plan_leases[0].checkpoint = (char *)(uintptr_t) "SHARD_END";
+	expired_run(NULL, 0);
+
+	/* Newer than anything listed: a listing that is behind. */
+	shard("shardId-000000000001", NULL, NULL, 1);
+	leased("shardId-000000000001");
+	leased("shardId-000000000003");
+	expired_run(NULL, 0);
+
+	/* Its parent is still listed, so it cannot have expired. */
+	shard("shardId-000000000000", NULL, NULL, 0);
+	shard("shardId-000000000005", NULL, NULL, 1);
+	leased("shardId-000000000002");
+	plan_leases[0].parents = (char **)(uintptr_t)parents0;
+	plan_leases[0].n_parents = 1;
+	expired_run(NULL, 0);
+
+	/* Ids of another form, and an empty listing: never. */
+	shard("shardId-000000000009", NULL, NULL, 1);
+	leased("custom-lease");
+	leased("shardId-");
+	expired_run(NULL, 0);
+	leased("shardId-000000000000");
+	expired_run(NULL, 0);
+}
+END_TEST
+
 /* ---- the manager against a fake endpoint
  * ----------------------------------------------- */
 
@@ -1396,6 +1457,7 @@ lease_suite(void)
 	tcase_add_test(tc, test_sync_split_of_leased_parent);
 	tcase_add_test(tc, test_sync_resharded_stream_fresh_table);
 	tcase_add_test(tc, test_sync_cleaned_and_trimmed_parents);
+	tcase_add_test(tc, test_sync_expired_shards);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tf, fake_setup, fake_teardown);
