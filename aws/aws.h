@@ -389,7 +389,8 @@ int aws_base64_decode(
 /* The same into the caller's memory, for hot paths that place the text or
  * the bytes inside a larger allocation: encode_to writes
  * AWS_BASE64_ENCODED_LEN(len) characters (no NUL) and returns that count;
- * decode_to needs AWS_BASE64_DECODED_MAX(len) bytes of room (no NUL). */
+ * decode_to needs AWS_BASE64_DECODED_MAX(len) bytes of room (no NUL), and
+ * out may be in itself (decoding in place: kinesis/api.c does). */
 #define AWS_BASE64_ENCODED_LEN(n) (((n) + 2) / 3 * 4)
 #define AWS_BASE64_DECODED_MAX(n) ((n) / 4 * 3)
 size_t aws_base64_encode_to(const void *data, size_t len, char *out);

@@ -109,7 +109,9 @@ aws_base64_decode_to(
 		return -1;
 	if (len > 0 && s[len - 1] == '=')
 		pad = len > 1 && s[len - 2] == '=' ? 2 : 1;
-	/* Every quantum but the last has no padding: the plain loop. */
+	/* Every quantum but the last has no padding: the plain loop.  Each
+	 * quantum is read whole before its (fewer) bytes are written, at or
+	 * before where it was read: decoding in place works (aws.h). */
 	for (size_t i = 0; i + 4 < len; i += 4) {
 		unsigned a = b64_table[s[i]], b = b64_table[s[i + 1]];
 		unsigned c = b64_table[s[i + 2]], d = b64_table[s[i + 3]];

@@ -415,6 +415,17 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	}
 	if (call->resp_len + len + 1 > call->resp_cap) {
 		cap = call->resp_cap > 0 ? call->resp_cap : 16384;
+		/* A body whose length is announced gets exactly that much
+		 * at once: doubling up to it would hold up to twice as much
+		 * (GetRecords replies are megabytes, several in flight). */
+		if (call->resp_cap == 0) {
+			curl_off_t cl = -1;
+			if (curl_easy_getinfo(call->easy,
+			        CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+			        &cl) == CURLE_OK &&
+			    cl > 0 && (uint64_t)cl < call->h->max_body)
+				cap = (size_t)cl + 1;
+		}
 		while (cap < call->resp_len + len + 1)
 			cap *= 2;
 		if ((p = realloc(call->resp, cap)) == NULL) {

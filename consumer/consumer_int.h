@@ -90,15 +90,29 @@ int consumer_start_pick(const char *checkpoint, uint64_t checkpoint_subseq,
  */
 #define CONSUMER_MIN_CALL_INTERVAL_MS 200
 
-/*
- * A shard fetches its next batch while the current one is delivered only
- * while all the consumer's batches hold less than this: prefetching never
- * takes a consumer's memory past it (each shard's current batch, needed to
- * make progress, is always allowed).
- */
-#define CONSUMER_PREFETCH_BUDGET (32u << 20)
 uint64_t consumer_fetch_delay(
     uint64_t now_ms, uint64_t last_call_ms, size_t got, uint64_t idle_ms);
+
+/*
+ * The consumer's memory bound.  Everything a consumer holds in records is
+ * in its shards' batches (the one being delivered and the one prefetched)
+ * and in its GetRecords in flight (the reply being received, then decoded
+ * into a batch).  A shard starts a GetRecords only while the consumer has
+ * fewer than CONSUMER_MAX_FETCHES of them in flight and its batches hold
+ * less than CONSUMER_FETCH_BUDGET bytes; shards that cannot start wait in
+ * one FIFO queue per consumer (SHARD_QUEUED), so none starves.  Hence,
+ * whatever the number of shards, a consumer's batches hold less than
+ * CONSUMER_FETCH_BUDGET + CONSUMER_MAX_FETCHES * (one GetRecords' batch),
+ * and at most CONSUMER_MAX_FETCHES replies are being received at once.
+ * Batches only shrink by being acked or timing out, which needs no fetch:
+ * the bound cannot deadlock.  A shard's first batch may have to wait for
+ * its turn, never for another shard's data to be consumed first.
+ */
+#define CONSUMER_FETCH_BUDGET (16u << 20)
+#define CONSUMER_MAX_FETCHES  8
+/* Whether a GetRecords may start now: held bytes in batches, calls in
+ * flight. */
+int consumer_fetch_allowed(size_t held, unsigned calls);
 
 /*
  * reactive-kinesis's failure tolerance: after the retries a batch goes on
@@ -126,47 +140,83 @@ enum consumer_rec_state {
 	CONSUMER_REC_DONE, /* acked (ok or skipped) */
 };
 
-struct consumer_rec {
-	const char *seq; /* in the batch's arena, shared by an aggregate's */
-	const char *key; /* in the arena */
-	const char *ehk; /* in the arena; NULL when none */
-	const unsigned char *data; /* in the arena, as read (base64 on send) */
-	size_t len;
-	uint64_t subseq;
+/*
+ * One Kinesis record of a batch: its user records are recs[first ..
+ * first + n), with the consecutive subseqs sub0, sub0 + 1, ... (an
+ * aggregate's records in order; the resume filter only drops a prefix).
+ */
+struct consumer_kin {
+	const char *seq; /* in the arena, NUL-terminated */
+	size_t seq_len;
 	int64_t ts; /* approximate arrival, ms since the epoch */
-	uint32_t sends;
+	uint64_t sub0;
+	uint32_t first, n;
+};
+
+/*
+ * One user record, 32 bytes: its key, EHK and data are offsets into the
+ * batch's arena (not NUL-terminated), its seq, subseq and ts come from its
+ * Kinesis record (consumer_batch_seq and friends).
+ */
+#define CONSUMER_NO_EHK UINT32_MAX
+struct consumer_rec {
+	uint32_t data, len;
+	uint32_t key, key_len;
+	uint32_t ehk, ehk_len; /* ehk CONSUMER_NO_EHK: none */
+	uint32_t kin;          /* index in kin[] */
+	uint16_t sends;        /* saturates at UINT16_MAX */
 	uint8_t state;
 	uint8_t skipped;
 };
 
-/* Chunks holding a batch's strings and data: a few mallocs per batch
- * instead of a few per record. */
-struct consumer_chunk;
-
+/*
+ * A batch is one allocation (this struct, kin[], recs[], then the arena),
+ * sized exactly before it is filled: the arena holds each Kinesis
+ * record's sequence number and its bytes as read (an aggregate whole:
+ * user records point into it, nothing is copied per user record).
+ */
 struct consumer_batch {
+	struct consumer_kin *kin;
 	struct consumer_rec *recs;
+	char *arena;
+	size_t n_kin, cap_kin;
 	size_t n, cap;
+	size_t used, arena_cap;
 	size_t cursor; /* no NEW record below it */
 	size_t prefix; /* recs[0..prefix) are DONE */
 	size_t n_done;
 	size_t n_sent;    /* records SENT: the batch's share of in-flight */
+	size_t hint;      /* kin[] of the last lookup */
 	unsigned retries; /* redelivery rounds after a timeout */
 	int timer_armed;
-	struct consumer_chunk *chunks; /* owned; the newest first */
-	size_t bytes;                  /* held in chunks and recs */
+	size_t bytes; /* the allocation's size */
 };
 
-struct consumer_batch *consumer_batch_new(void);
+/* Room for n_kin Kinesis records, n_recs user records and arena bytes;
+ * NULL when out of memory or beyond 32-bit offsets. */
+struct consumer_batch *consumer_batch_new(
+    size_t n_kin, size_t n_recs, size_t arena);
 void consumer_batch_free(struct consumer_batch *);
-/* Appends a user record (in sequence order); everything is copied into the
- * batch (the sequence number once for the records of one aggregate).  0,
- * or -1 when out of memory (nothing added). */
-int consumer_batch_add(struct consumer_batch *, const char *seq,
-    uint64_t subseq, const void *key, size_t key_len, const void *ehk,
-    size_t ehk_len, const void *data, size_t len, int64_t ts);
-/* The index of (seq, subseq), or -1. */
+/* Copies len bytes into the arena: the copy, or NULL when it is full. */
+const char *consumer_batch_copy(
+    struct consumer_batch *, const void *, size_t len);
+/* Starts the next Kinesis record (ascending sequence numbers), copying
+ * seq into the arena.  0, or -1 when the batch is full. */
+int consumer_batch_add_kin(
+    struct consumer_batch *, const char *seq, int64_t ts);
+/* Appends a user record to the current Kinesis record.  key, ehk (NULL:
+ * none) and data must lie in the arena (consumer_batch_copy); subseq must
+ * follow the previous one of the same Kinesis record.  0, or -1. */
+int consumer_batch_add(struct consumer_batch *, uint64_t subseq,
+    const char *key, size_t key_len, const char *ehk, size_t ehk_len,
+    const char *data, size_t len);
+const char *consumer_batch_seq(const struct consumer_batch *, size_t i);
+uint64_t consumer_batch_subseq(const struct consumer_batch *, size_t i);
+int64_t consumer_batch_ts(const struct consumer_batch *, size_t i);
+/* The index of (seq, subseq), or -1: O(1) for acks in order, a binary
+ * search over the Kinesis records otherwise (the hint changes). */
 ssize_t consumer_batch_find(
-    const struct consumer_batch *, const char *seq, uint64_t subseq);
+    struct consumer_batch *, const char *seq, uint64_t subseq);
 /* The next record to send (NEW, lowest index): marks it SENT and returns
  * 1 with *i, or 0 when there is none. */
 int consumer_batch_next(struct consumer_batch *, size_t *i);
@@ -177,9 +227,9 @@ int consumer_batch_ack(
 /* Every SENT record becomes NEW again, to be sent in order; returns how
  * many (they are no longer in flight). */
 size_t consumer_batch_requeue(struct consumer_batch *);
-/* The last record of the acked prefix (the checkpoint), or NULL. */
-const struct consumer_rec *consumer_batch_checkpoint(
-    const struct consumer_batch *);
+/* The index of the last record of the acked prefix (the checkpoint), or
+ * -1. */
+ssize_t consumer_batch_checkpoint(const struct consumer_batch *);
 int consumer_batch_complete(const struct consumer_batch *);
 
 /* ==== the objects ====================================================== */
@@ -189,6 +239,7 @@ enum consumer_shard_state {
 	SHARD_ITERATOR, /* GetShardIterator in flight */
 	SHARD_FETCHING, /* GetRecords in flight */
 	SHARD_WAITING, /* a timer until the next call: pacing, idle, back-off */
+	SHARD_QUEUED,  /* due for GetRecords: its turn in the fetch budget */
 	SHARD_FULL,    /* one batch delivering, one prefetched: wait */
 	SHARD_DRAINING,  /* the shard's end was read: waiting for the last acks
 	                  */
@@ -238,6 +289,7 @@ struct consumer_shard {
 	char *iterator;
 	char *last_seq; /* last Kinesis record fetched, for expired iterators */
 	struct kinesis_call *call;
+	int records_call;       /* call is a GetRecords: counted in fetches */
 	struct event *ev_fetch; /* WAITING's timer; ENDING's retry */
 	uint64_t last_call_ms;
 	unsigned errors; /* consecutive failures, for the back-off */
@@ -254,6 +306,7 @@ struct consumer_shard {
 	int lost;                    /* the lease went elsewhere meanwhile */
 
 	TAILQ_ENTRY(consumer_shard) entry;
+	TAILQ_ENTRY(consumer_shard) queue; /* in fetch_queue while QUEUED */
 };
 TAILQ_HEAD(consumer_shard_list, consumer_shard);
 
@@ -274,7 +327,12 @@ struct consumer {
 	struct event *ev_deadline;        /* shutdown: the batches' time */
 	int shutdown;                     /* consumers_shutdown was called */
 
-	size_t buffered; /* bytes of every shard's batches (cur and next) */
+	/* The fetch budget (CONSUMER_FETCH_BUDGET): bytes of every shard's
+	 * batches (cur and next), GetRecords in flight, and the shards
+	 * waiting for their turn, oldest first. */
+	size_t buffered;
+	unsigned fetches;
+	struct consumer_shard_list fetch_queue;
 	uint64_t delivered, acked, redelivered, skipped, failures, fetched;
 	struct metric_series *m_delivered, *m_acked, *m_redelivered, *m_skipped,
 	    *m_held, *m_failures, *m_fetched;
@@ -299,6 +357,8 @@ struct consumers {
 	void *done_arg;
 	struct consumer_list_reqs lists;
 	uint64_t rng;
+	char *line; /* deliver.c: "record" lines are formatted here */
+	size_t line_cap;
 };
 
 /* consumers.c */
@@ -317,8 +377,8 @@ void consumer_shard_free(struct consumer_shard *);
 void consumer_shard_set_state(
     struct consumer_shard *, enum consumer_shard_state);
 void consumer_shard_begin(struct consumer_shard *);
-/* Stops fetching: cancels the call and the timer, drops the prefetched
- * batch.  The current batch stays. */
+/* Stops fetching: cancels the call and the timer, leaves the fetch queue,
+ * drops the prefetched batch.  The current batch stays. */
 void consumer_shard_stop_fetching(struct consumer_shard *);
 /* The current batch is over: fetch again if the prefetch slot was full,
  * or end the shard once everything read is done. */
@@ -326,8 +386,9 @@ void consumer_shard_batch_done(struct consumer_shard *);
 /* Frees one of the shard's batches (cur or next), with the accounting. */
 void consumer_shard_batch_free(
     struct consumer_shard *, struct consumer_batch *);
-/* Batches were freed: shards waiting for the prefetch budget go on. */
-void consumer_kick_full(struct consumer *);
+/* Batches were freed or a GetRecords ended: shards waiting for the fetch
+ * budget go on, oldest first. */
+void consumer_fetch_kick(struct consumer *);
 int consumer_shard_live(const struct consumer_shard *);
 
 /* deliver.c */

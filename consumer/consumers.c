@@ -265,6 +265,7 @@ consumer_shutdown_one(struct consumer *c)
 		case SHARD_ITERATOR:
 		case SHARD_FETCHING:
 		case SHARD_WAITING:
+		case SHARD_QUEUED:
 		case SHARD_FULL:
 		case SHARD_DRAINING:
 			consumer_shard_stop_fetching(sh);
@@ -568,6 +569,7 @@ consumer_init(struct consumers *all, struct consumer *c,
 	c->state = CONSUMER_IDLE;
 	TAILQ_INIT(&c->shards);
 	TAILQ_INIT(&c->subs);
+	TAILQ_INIT(&c->fetch_queue);
 	if (kcl->region_name != NULL && kcl->region_name[0] != '\0')
 		region = kcl->region_name;
 	if (region == NULL || region[0] == '\0') {
@@ -800,6 +802,7 @@ consumers_free(struct consumers *all)
 	}
 	if (all->ev_work != NULL)
 		event_free(all->ev_work);
+	free(all->line);
 	free(all);
 }
 

@@ -56,62 +56,113 @@ consumer_shard_send(struct consumer_shard *sh, const char *op)
 		ipc_conn_send(sh->sub->conn, shard_msg(sh, op));
 }
 
-/* Strings are added by reference: ipc_conn_send serialises the message
- * before it returns, while the batch still holds them. */
-static int
-add_ref(cJSON *m, const char *name, const char *s)
-{
-	cJSON *v = cJSON_CreateStringReference(s);
+/*
+ * "record" is the consumer's most frequent line: formatted straight into
+ * one reused buffer, base64 included, instead of building and printing a
+ * cJSON object per record.  The members and their order are those of the
+ * cJSON object it replaces; strings are escaped as cJSON escapes them
+ * (aws_json_quote_to) and end at a NUL, as the C strings cJSON was given
+ * did.
+ */
 
-	if (v == NULL)
-		return -1;
-	cJSON_AddItemToObject(m, name, v);
-	return 0;
+/* Room for the line's fixed text and its two integers. */
+#define RECORD_FIXED 160
+
+static char *
+json_put_str(char *o, const char *s, size_t n)
+{
+	return o + aws_json_quote_to(s, strnlen(s, n), o);
 }
 
-/*
- * Integers as raw JSON: cJSON prints every number through printf("%.15g")
- * and reads it back with sscanf to check the round trip, a good part of a
- * record's cost.  Both fit a double exactly (subseq < 2^53 in practice,
- * ms timestamps far below it).
- */
-static int
-add_int(cJSON *m, const char *name, int64_t v)
+static char *
+json_put_lit(char *o, const char *lit, size_t n)
+{
+	memcpy(o, lit, n);
+	return o + n;
+}
+#define PUT_LIT(o, lit) json_put_lit((o), (lit), sizeof(lit) - 1)
+
+static char *
+json_put_int(char *o, int64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-	cJSON *item;
 
-	*--p = '\0';
 	do {
 		*--p = (char)('0' + u % 10);
 		u /= 10;
 	} while (u > 0);
 	if (v < 0)
 		*--p = '-';
-	if ((item = cJSON_CreateRaw(p)) == NULL)
-		return -1;
-	cJSON_AddItemToObject(m, name, item);
-	return 0;
+	return json_put_lit(o, p, (size_t)(buf + sizeof(buf) - p));
 }
 
-static cJSON *
-record_msg(const struct consumer_shard *sh, const struct consumer_rec *r,
-    const char *data)
-{
-	cJSON *m = ipc_msg_new("record", NULL);
+/* The line buffer, at least need bytes; NULL when out of memory.  One
+ * record of 1 MiB makes it large once: it shrinks back after. */
+#define LINE_KEEP (64 * 1024)
 
-	if (m == NULL || add_ref(m, "consumer", sh->cons->conf->name) == -1 ||
-	    add_ref(m, "shard", sh->id) == -1 ||
-	    add_ref(m, "seq", r->seq) == -1 ||
-	    add_int(m, "subseq", (int64_t)r->subseq) == -1 ||
-	    add_ref(m, "key", r->key) == -1 || add_ref(m, "data", data) == -1 ||
-	    add_int(m, "ts", r->ts) == -1 ||
-	    (r->ehk != NULL && add_ref(m, "ehk", r->ehk) == -1)) {
-		cJSON_Delete(m);
+static char *
+line_buffer(struct consumers *all, size_t need)
+{
+	char *p;
+
+	if (need <= all->line_cap)
+		return all->line;
+	if ((p = realloc(all->line, need)) == NULL)
 		return NULL;
+	all->line = p;
+	all->line_cap = need;
+	return p;
+}
+
+static void
+line_trim(struct consumers *all)
+{
+	if (all->line_cap > LINE_KEEP) {
+		free(all->line);
+		all->line = NULL;
+		all->line_cap = 0;
 	}
-	return m;
+}
+
+/* recs[i] of the shard's current batch as a "record" line. */
+static void
+record_send(struct consumer_shard *sh, struct consumer_sub *s, size_t i)
+{
+	const struct consumer_batch *b = sh->cur;
+	const struct consumer_rec *r = &b->recs[i];
+	const struct consumer_kin *k = &b->kin[r->kin];
+	const char *name = sh->cons->conf->name;
+	size_t name_len = strlen(name), id_len = strlen(sh->id);
+	size_t ehk_len = r->ehk != CONSUMER_NO_EHK ? r->ehk_len : 0;
+	size_t need = RECORD_FIXED + AWS_BASE64_ENCODED_LEN((size_t)r->len) +
+	              AWS_JSON_QUOTED_MAX(name_len + id_len + k->seq_len +
+	                                  (size_t)r->key_len + ehk_len);
+	char *line = line_buffer(sh->cons->all, need), *o = line;
+
+	if (line == NULL)
+		return;
+	o = PUT_LIT(o, "{\"op\":\"record\",\"consumer\":");
+	o = json_put_str(o, name, name_len);
+	o = PUT_LIT(o, ",\"shard\":");
+	o = json_put_str(o, sh->id, id_len);
+	o = PUT_LIT(o, ",\"seq\":");
+	o = json_put_str(o, k->seq, k->seq_len);
+	o = PUT_LIT(o, ",\"subseq\":");
+	o = json_put_int(o, (int64_t)consumer_batch_subseq(b, i));
+	o = PUT_LIT(o, ",\"key\":");
+	o = json_put_str(o, b->arena + r->key, r->key_len);
+	o = PUT_LIT(o, ",\"data\":\"");
+	o += aws_base64_encode_to(b->arena + r->data, r->len, o);
+	o = PUT_LIT(o, "\",\"ts\":");
+	o = json_put_int(o, k->ts);
+	if (r->ehk != CONSUMER_NO_EHK) {
+		o = PUT_LIT(o, ",\"ehk\":");
+		o = json_put_str(o, b->arena + r->ehk, r->ehk_len);
+	}
+	*o++ = '}';
+	ipc_conn_send_line(s->conn, line, (size_t)(o - line));
+	line_trim(sh->cons->all);
 }
 
 /* ---- assignment ---------------------------------------------------------- */
@@ -224,6 +275,7 @@ shard_movable(const struct consumer_shard *sh)
 	case SHARD_ITERATOR:
 	case SHARD_FETCHING:
 	case SHARD_WAITING:
+	case SHARD_QUEUED:
 	case SHARD_FULL:
 	case SHARD_DRAINING:
 		return sh->move_to == NULL;
@@ -296,7 +348,7 @@ consumer_shard_drop_batches(struct consumer_shard *sh)
 	sh->cur = sh->next = NULL;
 	sh->cp_dirty = 0;
 	evtimer_del(sh->ev_batch);
-	consumer_kick_full(sh->cons);
+	consumer_fetch_kick(sh->cons);
 }
 
 void
@@ -478,14 +530,15 @@ op_unsubscribe(
 void
 consumer_shard_checkpoint_push(struct consumer_shard *sh)
 {
-	const struct consumer_rec *r;
+	ssize_t i;
 
 	if (!sh->cp_dirty || sh->cur == NULL)
 		return;
 	sh->cp_dirty = 0;
-	if ((r = consumer_batch_checkpoint(sh->cur)) != NULL)
-		lease_checkpoint_set(
-		    sh->cons->leases, sh->id, r->seq, r->subseq);
+	if ((i = consumer_batch_checkpoint(sh->cur)) >= 0)
+		lease_checkpoint_set(sh->cons->leases, sh->id,
+		    consumer_batch_seq(sh->cur, (size_t)i),
+		    consumer_batch_subseq(sh->cur, (size_t)i));
 }
 
 /* The current batch is over (all acked, or given up within the
@@ -497,7 +550,8 @@ batch_finish(struct consumer_shard *sh)
 
 	if (b->n > 0)
 		lease_checkpoint_set(sh->cons->leases, sh->id,
-		    b->recs[b->n - 1].seq, b->recs[b->n - 1].subseq);
+		    consumer_batch_seq(b, b->n - 1),
+		    consumer_batch_subseq(b, b->n - 1));
 	if (sh->sub != NULL)
 		sh->sub->in_flight -= b->n_sent;
 	evtimer_del(sh->ev_batch);
@@ -507,7 +561,7 @@ batch_finish(struct consumer_shard *sh)
 	sh->cp_dirty = 0;
 	consumers_schedule(sh->cons->all);
 	consumer_shard_batch_done(sh);
-	consumer_kick_full(sh->cons);
+	consumer_fetch_kick(sh->cons);
 }
 
 void
@@ -636,8 +690,9 @@ shard_fail(struct consumer_shard *sh)
 		if (m == NULL || (f = cJSON_CreateObject()) == NULL)
 			continue;
 		cJSON_AddItemToArray(failed, f);
-		cJSON_AddStringToObject(f, "seq", b->recs[i].seq);
-		cJSON_AddNumberToObject(f, "subseq", (double)b->recs[i].subseq);
+		cJSON_AddStringToObject(f, "seq", consumer_batch_seq(b, i));
+		cJSON_AddNumberToObject(
+		    f, "subseq", (double)consumer_batch_subseq(b, i));
 	}
 	log_warnx("consumer",
 	    "%s %s: %zu of %zu records unconfirmed after %u "
@@ -730,6 +785,7 @@ shard_deliverable(const struct consumer_shard *sh)
 	case SHARD_ITERATOR:
 	case SHARD_FETCHING:
 	case SHARD_WAITING:
+	case SHARD_QUEUED:
 	case SHARD_FULL:
 	case SHARD_DRAINING:
 	case SHARD_STOPPING:
@@ -744,7 +800,6 @@ send_record(struct consumer_shard *sh, struct consumer_sub *s, size_t i)
 {
 	struct consumer *c = sh->cons;
 	const struct consumer_rec *r = &sh->cur->recs[i];
-	char *data;
 
 	s->in_flight++;
 	if (r->sends > 1) {
@@ -760,9 +815,7 @@ send_record(struct consumer_shard *sh, struct consumer_sub *s, size_t i)
 	 * records go out once.  A failed send (the connection closing,
 	 * memory) leaves the record SENT: the close hook or the batch timeout
 	 * sends it again. */
-	if ((data = aws_base64_encode(r->data, r->len, NULL)) != NULL)
-		ipc_conn_send(s->conn, record_msg(sh, r, data));
-	free(data);
+	record_send(sh, s, i);
 }
 
 static void

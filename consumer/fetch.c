@@ -6,11 +6,12 @@
  * enum consumer_shard_state (consumer_int.h):
  *
  *   ITERATOR -> WAITING -> FETCHING -> WAITING -> FETCHING ...
- *                              |-> FULL (a batch delivering, one waiting)
- *                              |      -> WAITING once the first is done
- *                              |-> ITERATOR (ExpiredIteratorException)
- *                              `-> DRAINING (no next iterator: the end)
- *                                     -> ENDING -> DEAD (shard_ended)
+ *                  |           |-> FULL (a batch delivering, one waiting)
+ *                  |           |      -> WAITING once the first is done
+ *                  |           |-> ITERATOR (ExpiredIteratorException)
+ *                  |           `-> DRAINING (no next iterator: the end)
+ *                  |                  -> ENDING -> DEAD (shard_ended)
+ *                  `-> QUEUED (its turn in the fetch budget) -> FETCHING
  *   any live state -> RELEASING -> DEAD   (consumer_failure, deliver.c)
  *   any live state -> STOPPING -> STOPPED (shutdown, consumers.c)
  *   any state -> DEAD                     (lease lost, last subscriber gone)
@@ -34,6 +35,7 @@ static const char *const shard_state_names[] = {
     "iterator",
     "fetching",
     "waiting",
+    "queued",
     "full",
     "draining",
     "ending",
@@ -83,6 +85,12 @@ consumer_shard_set_state(
 		metric_series_remove(sh->m_behind);
 		sh->m_behind = NULL;
 	}
+	/* The fetch queue holds exactly the QUEUED shards, in the order
+	 * they became due. */
+	if (sh->state == SHARD_QUEUED)
+		TAILQ_REMOVE(&c->fetch_queue, sh, queue);
+	if (next == SHARD_QUEUED)
+		TAILQ_INSERT_TAIL(&c->fetch_queue, sh, queue);
 	sh->state = next;
 	if (next == SHARD_DEAD)
 		consumers_schedule(c->all);
@@ -121,13 +129,29 @@ oom:
 	return NULL;
 }
 
+/* Cancels the shard's call, giving back its place in the fetch budget. */
+static void
+shard_cancel_call(struct consumer_shard *sh)
+{
+	if (sh->call == NULL)
+		return;
+	kinesis_cancel(sh->call);
+	sh->call = NULL;
+	if (sh->records_call) {
+		sh->records_call = 0;
+		sh->cons->fetches--;
+	}
+}
+
 void
 consumer_shard_free(struct consumer_shard *sh)
 {
 	if (sh == NULL)
 		return;
-	if (sh->call != NULL)
-		kinesis_cancel(sh->call);
+	/* No kick from here: the consumer may be going away as a whole. */
+	shard_cancel_call(sh);
+	if (sh->state == SHARD_QUEUED)
+		TAILQ_REMOVE(&sh->cons->fetch_queue, sh, queue);
 	if (sh->ev_fetch != NULL)
 		event_free(sh->ev_fetch);
 	if (sh->ev_batch != NULL)
@@ -184,15 +208,11 @@ shard_retry_later(struct consumer_shard *sh)
 	shard_wait(sh, shard_backoff_ms(sh));
 }
 
-/* One batch delivering and one prefetched at most, and prefetching only
- * within the consumer's budget. */
+/* One batch delivering and one prefetched at most. */
 static int
 shard_may_fetch(const struct consumer_shard *sh)
 {
-	if (sh->cur == NULL)
-		return 1;
-	return sh->next == NULL &&
-	       sh->cons->buffered < CONSUMER_PREFETCH_BUDGET;
+	return sh->cur == NULL || sh->next == NULL;
 }
 
 void
@@ -204,24 +224,45 @@ consumer_shard_batch_free(struct consumer_shard *sh, struct consumer_batch *b)
 	consumer_batch_free(b);
 }
 
+/* ---- the fetch budget (consumer_int.h) ----------------------------------- */
+
+static void shard_get_records(struct consumer_shard *);
+
+/* Due for a GetRecords: now when the budget allows it and no shard waits
+ * before this one, else at the back of the queue. */
+static void
+shard_want_records(struct consumer_shard *sh)
+{
+	struct consumer *c = sh->cons;
+
+	if (!shard_may_fetch(sh)) {
+		consumer_shard_set_state(sh, SHARD_FULL);
+		return;
+	}
+	if (TAILQ_EMPTY(&c->fetch_queue) &&
+	    consumer_fetch_allowed(c->buffered, c->fetches))
+		shard_get_records(sh);
+	else
+		consumer_shard_set_state(sh, SHARD_QUEUED);
+}
+
 void
-consumer_kick_full(struct consumer *c)
+consumer_fetch_kick(struct consumer *c)
 {
 	struct consumer_shard *sh;
 
-	if (c->buffered >= CONSUMER_PREFETCH_BUDGET)
+	/* Outside RUNNING, or shutting down, every shard is being stopped
+	 * or dropped. */
+	if (c->state != CONSUMER_RUNNING || c->shutdown)
 		return;
-	TAILQ_FOREACH(sh, &c->shards, entry)
-	{
-		if (sh->state == SHARD_FULL && shard_may_fetch(sh))
-			shard_wait(sh, consumer_fetch_delay(consumers_now_ms(),
-			                   sh->last_call_ms, 1, 0));
-	}
+	/* Each turn takes the head out of the queue (FETCHING, or WAITING
+	 * when the call could not start): the loop ends. */
+	while ((sh = TAILQ_FIRST(&c->fetch_queue)) != NULL &&
+	       consumer_fetch_allowed(c->buffered, c->fetches))
+		shard_get_records(sh);
 }
 
 /* ---- GetShardIterator ---------------------------------------------------- */
-
-static void shard_get_records(struct consumer_shard *);
 
 static void
 shard_on_iterator(const struct aws_result *res, const char *iterator, void *arg)
@@ -293,65 +334,115 @@ shard_get_iterator(struct consumer_shard *sh)
 
 /* ---- GetRecords ---------------------------------------------------------- */
 
-/* Adds one user record unless the resume filter drops it. */
+/* Whether the resume filter keeps (seq, subseq); past the checkpoint
+ * nothing later can be at or below it, so the filter goes. */
 static int
-shard_add(struct consumer_shard *sh, struct consumer_batch *b,
-    const struct kinesis_record *r, uint64_t subseq, const void *key,
-    size_t key_len, const void *ehk, size_t ehk_len, const void *data,
-    size_t len)
+shard_keep(struct consumer_shard *sh, const char *seq, uint64_t subseq)
 {
-	if (sh->start.filter) {
-		if (!consumer_resume_keep(
-		        r->seq, subseq, sh->start.seq, sh->start.filter_subseq))
-			return 0;
-		/* Past the checkpoint: nothing later can be at or below
-		 * it. */
-		sh->start.filter = 0;
-	}
-	return consumer_batch_add(b, r->seq, subseq, key, key_len, ehk, ehk_len,
-	    data, len, r->arrival_ms);
+	if (!sh->start.filter)
+		return 1;
+	if (!consumer_resume_keep(
+	        seq, subseq, sh->start.seq, sh->start.filter_subseq))
+		return 0;
+	sh->start.filter = 0;
+	return 1;
 }
 
-/* The user records of one GetRecords, or NULL when out of memory. */
+/* Adds Kinesis record r (opened as it when an aggregate, agg) and its
+ * user records: r's bytes are copied once, user records point into
+ * them. */
+static int
+shard_add_record(struct consumer_shard *sh, struct consumer_batch *b,
+    const struct kinesis_record *r, struct kpl_deagg *it, int agg)
+{
+	const char *blob, *key;
+	struct kpl_record u;
+	size_t klen;
+
+	if (consumer_batch_add_kin(b, r->seq, r->arrival_ms) == -1 ||
+	    (blob = consumer_batch_copy(b, r->data, r->len)) == NULL)
+		return -1;
+	if (!agg) {
+		klen = strlen(r->partition_key);
+		if (!shard_keep(sh, r->seq, 0))
+			return 0;
+		if ((key = consumer_batch_copy(b, r->partition_key, klen)) ==
+		    NULL)
+			return -1;
+		return consumer_batch_add(
+		    b, 0, key, klen, NULL, 0, blob, r->len);
+	}
+	/* kpl_deagg_open checked every span to lie inside r->data. */
+	while (kpl_deagg_next(it, &u)) {
+		const char *base = (const char *)r->data;
+		if (!shard_keep(sh, r->seq, u.index))
+			continue;
+		if (consumer_batch_add(b, u.index,
+		        blob + ((const char *)u.key - base), u.key_len,
+		        u.ehk != NULL ? blob + ((const char *)u.ehk - base)
+		                      : NULL,
+		        u.ehk_len, blob + ((const char *)u.data - base),
+		        u.data_len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+struct shard_open_record {
+	struct kpl_deagg it;
+	int agg; /* it is open */
+};
+
+/*
+ * The user records of one GetRecords as one allocation, or NULL (memory,
+ * libcrypto: the same records are read again later).  Every aggregate is
+ * opened (validated, MD5 checked) first, so that the batch's size is
+ * known exactly before it is allocated.
+ */
 static struct consumer_batch *
 shard_build_batch(struct consumer_shard *sh, const struct kinesis_records *rs)
 {
-	struct consumer_batch *b = consumer_batch_new();
+	struct consumer_batch *b = NULL;
+	struct shard_open_record *its;
+	size_t n_recs = 0, arena = 0, i;
+	int ok = 0;
 
-	if (b == NULL)
+	if ((its = calloc(rs->n > 0 ? rs->n : 1, sizeof(*its))) == NULL)
 		return NULL;
-	for (size_t i = 0; i < rs->n; i++) {
+	for (i = 0; i < rs->n; i++) {
 		const struct kinesis_record *r = &rs->records[i];
-		struct kpl_deagg it;
-		struct kpl_record u;
-		enum kpl_err e = kpl_deagg_open(&it, r->data, r->len);
-		int rc = 0;
+		enum kpl_err e = kpl_deagg_open(&its[i].it, r->data, r->len);
 
-		switch (e) {
-		case KPL_OK:
-			while (rc == 0 && kpl_deagg_next(&it, &u))
-				rc = shard_add(sh, b, r, u.index, u.key,
-				    u.key_len, u.ehk, u.ehk_len, u.data,
-				    u.data_len);
-			break;
-		case KPL_ERR_NOT_AGG:
-			rc = shard_add(sh, b, r, 0, r->partition_key,
-			    strlen(r->partition_key), NULL, 0, r->data, r->len);
-			break;
-		default:
-			/* Could not tell (memory, libcrypto): read the same
-			 * records again later rather than guess. */
+		/* Each part came out of one reply: no overflow. */
+		arena += strlen(r->seq) + 1 + r->len;
+		if (e == KPL_OK) {
+			its[i].agg = 1;
+			n_recs += kpl_deagg_count(&its[i].it);
+		} else if (e == KPL_ERR_NOT_AGG) {
+			n_recs++;
+			arena += strlen(r->partition_key);
+		} else {
 			log_warnx("consumer", "%s %s: de-aggregating %s: %s",
 			    sh->cons->conf->name, sh->id, r->seq,
 			    kpl_strerror(e));
-			rc = -1;
-			break;
+			goto done;
 		}
-		kpl_deagg_close(&it);
-		if (rc != 0) {
-			consumer_batch_free(b);
-			return NULL;
-		}
+	}
+	if ((b = consumer_batch_new(rs->n, n_recs, arena)) == NULL)
+		goto done;
+	for (i = 0; i < rs->n; i++)
+		if (shard_add_record(
+		        sh, b, &rs->records[i], &its[i].it, its[i].agg) == -1)
+			goto done;
+	ok = 1;
+done:
+	for (i = 0; i < rs->n; i++)
+		if (its[i].agg)
+			kpl_deagg_close(&its[i].it);
+	free(its);
+	if (!ok) {
+		consumer_batch_free(b);
+		return NULL;
 	}
 	return b;
 }
@@ -374,15 +465,13 @@ shard_keep_children(struct consumer_shard *sh, const struct kinesis_records *rs)
 static void shard_end_check(struct consumer_shard *);
 
 static void
-shard_on_records(
-    const struct aws_result *res, const struct kinesis_records *rs, void *arg)
+shard_records_done(struct consumer_shard *sh, const struct aws_result *res,
+    const struct kinesis_records *rs)
 {
-	struct consumer_shard *sh = arg;
 	struct consumer *c = sh->cons;
 	struct consumer_batch *b;
 	char *next_it = NULL, *last = NULL;
 
-	sh->call = NULL;
 	if (res->err != AWS_OK) {
 		if (aws_result_is(res, "ExpiredIteratorException")) {
 			log_info("consumer",
@@ -454,6 +543,21 @@ shard_on_records(
 }
 
 static void
+shard_on_records(
+    const struct aws_result *res, const struct kinesis_records *rs, void *arg)
+{
+	struct consumer_shard *sh = arg;
+	struct consumer *c = sh->cons;
+
+	sh->call = NULL;
+	sh->records_call = 0;
+	c->fetches--;
+	shard_records_done(sh, res, rs);
+	/* Its place in the budget is free now, its batch counted. */
+	consumer_fetch_kick(c);
+}
+
+static void
 shard_get_records(struct consumer_shard *sh)
 {
 	struct consumer *c = sh->cons;
@@ -464,8 +568,12 @@ shard_get_records(struct consumer_shard *sh)
 	sh->call = kinesis_get_records(c->kinesis, sh->iterator,
 	    limit > 0 && limit <= 10000 ? (int)limit : 10000, shard_on_records,
 	    sh);
-	if (sh->call == NULL)
+	if (sh->call == NULL) {
 		shard_retry_later(sh);
+		return;
+	}
+	sh->records_call = 1;
+	c->fetches++;
 }
 
 /* ---- the shard's end ----------------------------------------------------- */
@@ -532,7 +640,7 @@ shard_on_timer(evutil_socket_t fd, short what, void *arg)
 		if (sh->iterator == NULL)
 			shard_get_iterator(sh);
 		else
-			shard_get_records(sh);
+			shard_want_records(sh);
 		break;
 	case SHARD_ENDING:
 		if (!sh->lease_busy)
@@ -561,14 +669,17 @@ consumer_shard_begin(struct consumer_shard *sh)
 void
 consumer_shard_stop_fetching(struct consumer_shard *sh)
 {
-	if (sh->call != NULL) {
-		kinesis_cancel(sh->call);
-		sh->call = NULL;
-	}
+	shard_cancel_call(sh);
 	evtimer_del(sh->ev_fetch);
+	/* Out of the queue now: a kick before the caller's next state must
+	 * not start a call for it.  WAITING without its timer is inert. */
+	if (sh->state == SHARD_QUEUED)
+		consumer_shard_set_state(sh, SHARD_WAITING);
 	/* Prefetched records were never sent: nothing is in flight. */
 	consumer_shard_batch_free(sh, sh->next);
 	sh->next = NULL;
+	/* What this shard gave back goes to the next in line. */
+	consumer_fetch_kick(sh->cons);
 }
 
 void

@@ -184,118 +184,193 @@ consumer_balance_move(const size_t *loads, size_t n, size_t *from, size_t *to)
 	return 1;
 }
 
+/* ---- the fetch budget ---------------------------------------------------- */
+
+int
+consumer_fetch_allowed(size_t held, unsigned calls)
+{
+	return calls < CONSUMER_MAX_FETCHES && held < CONSUMER_FETCH_BUDGET;
+}
+
 /* ---- batches ------------------------------------------------------------- */
 
-#define CHUNK_SIZE (64 * 1024)
-
-struct consumer_chunk {
-	struct consumer_chunk *next;
-	size_t used, cap;
-	char mem[];
-};
+/* Rounds up to a multiple of 8 so that the arrays after it stay aligned. */
+static int
+batch_align(size_t *n)
+{
+	if (*n > SIZE_MAX - 7)
+		return -1;
+	*n = (*n + 7) & ~(size_t)7;
+	return 0;
+}
 
 struct consumer_batch *
-consumer_batch_new(void)
+consumer_batch_new(size_t n_kin, size_t n_recs, size_t arena)
 {
-	return calloc(1, sizeof(struct consumer_batch));
+	size_t head = sizeof(struct consumer_batch), kin_bytes, rec_bytes;
+	size_t total;
+	struct consumer_batch *b;
+	char *p;
+
+	/* Offsets and indexes are 32-bit: a batch is one GetRecords, at
+	 * most 10 MiB and 10,000 Kinesis records from Kinesis itself. */
+	if (n_kin >= UINT32_MAX || n_recs >= UINT32_MAX || arena >= UINT32_MAX)
+		return NULL;
+	kin_bytes = n_kin * sizeof(struct consumer_kin);
+	rec_bytes = n_recs * sizeof(struct consumer_rec);
+	if (batch_align(&head) == -1 || batch_align(&kin_bytes) == -1 ||
+	    batch_align(&rec_bytes) == -1)
+		return NULL;
+	total = head + kin_bytes + rec_bytes + arena;
+	if ((p = malloc(total > 0 ? total : 1)) == NULL)
+		return NULL;
+	b = (struct consumer_batch *)(void *)p;
+	memset(b, 0, sizeof(*b));
+	b->kin = (struct consumer_kin *)(void *)(p + head);
+	b->recs = (struct consumer_rec *)(void *)(p + head + kin_bytes);
+	b->arena = p + head + kin_bytes + rec_bytes;
+	b->cap_kin = n_kin;
+	b->cap = n_recs;
+	b->arena_cap = arena;
+	b->bytes = total;
+	return b;
 }
 
 void
 consumer_batch_free(struct consumer_batch *b)
 {
-	struct consumer_chunk *c;
-
-	if (b == NULL)
-		return;
-	while ((c = b->chunks) != NULL) {
-		b->chunks = c->next;
-		free(c);
-	}
-	free(b->recs);
 	free(b);
 }
 
-/* n bytes from the batch's arena (records' bytes need no alignment). */
-static char *
-batch_alloc(struct consumer_batch *b, size_t n)
+const char *
+consumer_batch_copy(struct consumer_batch *b, const void *src, size_t len)
 {
-	struct consumer_chunk *c = b->chunks;
 	char *p;
 
-	if (c == NULL || c->cap - c->used < n) {
-		size_t cap = n > CHUNK_SIZE ? n : CHUNK_SIZE;
-		if ((c = malloc(sizeof(*c) + cap)) == NULL)
-			return NULL;
-		c->used = 0;
-		c->cap = cap;
-		c->next = b->chunks;
-		b->chunks = c;
-		b->bytes += sizeof(*c) + cap;
-	}
-	p = c->mem + c->used;
-	c->used += n;
-	return p;
-}
-
-static char *
-batch_strndup(struct consumer_batch *b, const void *s, size_t len)
-{
-	char *p = batch_alloc(b, len + 1);
-
-	if (p != NULL) {
-		memcpy(p, s, len);
-		p[len] = '\0';
-	}
+	if (b->arena_cap - b->used < len)
+		return NULL;
+	p = b->arena + b->used;
+	if (len > 0)
+		memcpy(p, src, len);
+	b->used += len;
 	return p;
 }
 
 int
-consumer_batch_add(struct consumer_batch *b, const char *seq, uint64_t subseq,
-    const void *key, size_t key_len, const void *ehk, size_t ehk_len,
-    const void *data, size_t len, int64_t ts)
+consumer_batch_add_kin(struct consumer_batch *b, const char *seq, int64_t ts)
 {
-	struct consumer_rec r = {0};
+	size_t len = strlen(seq);
+	struct consumer_kin *k;
+	const char *copy;
 
-	if (b->n == b->cap) {
-		size_t cap = b->cap > 0 ? b->cap * 2 : 64;
-		struct consumer_rec *v = realloc(b->recs, cap * sizeof(*v));
-		if (v == NULL)
-			return -1;
-		b->bytes += (cap - b->cap) * sizeof(*v);
-		b->recs = v;
-		b->cap = cap;
-	}
-	/* The records of one aggregate share their Kinesis record's seq.  A
-	 * failed add may leave some arena bytes unused: harmless. */
-	if (b->n > 0 && strcmp(b->recs[b->n - 1].seq, seq) == 0)
-		r.seq = b->recs[b->n - 1].seq;
-	else if ((r.seq = batch_strndup(b, seq, strlen(seq))) == NULL)
+	if (b->n_kin == b->cap_kin ||
+	    (copy = consumer_batch_copy(b, seq, len + 1)) == NULL)
 		return -1;
-	if ((r.key = batch_strndup(b, key, key_len)) == NULL ||
-	    (ehk != NULL && (r.ehk = batch_strndup(b, ehk, ehk_len)) == NULL) ||
-	    (r.data = (const unsigned char *)batch_alloc(b, len)) == NULL)
-		return -1;
-	memcpy((unsigned char *)r.data, data, len);
-	r.len = len;
-	r.subseq = subseq;
-	r.ts = ts;
-	r.state = CONSUMER_REC_NEW;
-	b->recs[b->n++] = r;
+	k = &b->kin[b->n_kin++];
+	k->seq = copy;
+	k->seq_len = len;
+	k->ts = ts;
+	k->sub0 = 0;
+	k->first = (uint32_t)b->n;
+	k->n = 0;
 	return 0;
 }
 
-ssize_t
-consumer_batch_find(
-    const struct consumer_batch *b, const char *seq, uint64_t subseq)
+/* p[0..len) within the arena as an offset, or -1. */
+static int
+batch_offset(
+    const struct consumer_batch *b, const char *p, size_t len, uint32_t *off)
 {
-	size_t lo = 0, hi = b->n;
+	if (p < b->arena || (size_t)(p - b->arena) > b->used ||
+	    len > b->used - (size_t)(p - b->arena))
+		return -1;
+	*off = (uint32_t)(p - b->arena);
+	return 0;
+}
 
+int
+consumer_batch_add(struct consumer_batch *b, uint64_t subseq, const char *key,
+    size_t key_len, const char *ehk, size_t ehk_len, const char *data,
+    size_t len)
+{
+	struct consumer_rec *r;
+	struct consumer_kin *k;
+
+	if (b->n_kin == 0 || b->n == b->cap)
+		return -1;
+	k = &b->kin[b->n_kin - 1];
+	/* Consecutive subseqs are what make a lookup O(1): index = first +
+	 * subseq - sub0. */
+	if (k->n > 0 && subseq != k->sub0 + k->n)
+		return -1;
+	r = &b->recs[b->n];
+	memset(r, 0, sizeof(*r));
+	if (batch_offset(b, key, key_len, &r->key) == -1 ||
+	    batch_offset(b, data, len, &r->data) == -1)
+		return -1;
+	r->key_len = (uint32_t)key_len;
+	r->len = (uint32_t)len;
+	r->ehk = CONSUMER_NO_EHK;
+	if (ehk != NULL) {
+		if (batch_offset(b, ehk, ehk_len, &r->ehk) == -1)
+			return -1;
+		r->ehk_len = (uint32_t)ehk_len;
+	}
+	r->kin = (uint32_t)(b->n_kin - 1);
+	r->state = CONSUMER_REC_NEW;
+	if (k->n == 0)
+		k->sub0 = subseq;
+	k->n++;
+	b->n++;
+	return 0;
+}
+
+const char *
+consumer_batch_seq(const struct consumer_batch *b, size_t i)
+{
+	return b->kin[b->recs[i].kin].seq;
+}
+
+uint64_t
+consumer_batch_subseq(const struct consumer_batch *b, size_t i)
+{
+	const struct consumer_kin *k = &b->kin[b->recs[i].kin];
+
+	return k->sub0 + (i - k->first);
+}
+
+int64_t
+consumer_batch_ts(const struct consumer_batch *b, size_t i)
+{
+	return b->kin[b->recs[i].kin].ts;
+}
+
+/* The index of (seq, subseq) inside Kinesis record k, or -1. */
+static ssize_t
+batch_in_kin(const struct consumer_kin *k, uint64_t subseq)
+{
+	if (subseq < k->sub0 || subseq - k->sub0 >= k->n)
+		return -1;
+	return (ssize_t)(k->first + (subseq - k->sub0));
+}
+
+ssize_t
+consumer_batch_find(struct consumer_batch *b, const char *seq, uint64_t subseq)
+{
+	size_t lo = 0, hi = b->n_kin;
+
+	/* Acks come mostly in order: the Kinesis record of the last one
+	 * first, then a binary search over the Kinesis records (not the
+	 * user records). */
+	if (b->hint < b->n_kin && strcmp(b->kin[b->hint].seq, seq) == 0)
+		return batch_in_kin(&b->kin[b->hint], subseq);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = consumer_rec_cmp(
-		    b->recs[mid].seq, b->recs[mid].subseq, seq, subseq);
-		if (c == 0)
-			return (ssize_t)mid;
+		int c = lease_seq_cmp(b->kin[mid].seq, seq);
+		if (c == 0) {
+			b->hint = mid;
+			return batch_in_kin(&b->kin[mid], subseq);
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -303,7 +378,6 @@ consumer_batch_find(
 	}
 	return -1;
 }
-
 int
 consumer_batch_next(struct consumer_batch *b, size_t *i)
 {
@@ -313,7 +387,10 @@ consumer_batch_next(struct consumer_batch *b, size_t *i)
 		return 0;
 	*i = b->cursor++;
 	b->recs[*i].state = CONSUMER_REC_SENT;
-	b->recs[*i].sends++;
+	/* Only "sent before" matters (redelivered or not): saturating keeps
+	 * the record at 32 bytes. */
+	if (b->recs[*i].sends < UINT16_MAX)
+		b->recs[*i].sends++;
 	b->n_sent++;
 	return 1;
 }
@@ -358,10 +435,10 @@ consumer_batch_requeue(struct consumer_batch *b)
 	return n;
 }
 
-const struct consumer_rec *
+ssize_t
 consumer_batch_checkpoint(const struct consumer_batch *b)
 {
-	return b->prefix > 0 ? &b->recs[b->prefix - 1] : NULL;
+	return b->prefix > 0 ? (ssize_t)(b->prefix - 1) : -1;
 }
 
 int

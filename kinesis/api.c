@@ -720,8 +720,6 @@ struct api_records {
 static void
 api_records_free(struct api_records *a)
 {
-	for (size_t i = 0; i < a->n; i++)
-		free((void *)a->recs[i].data);
 	free(a->recs);
 	free(a->children);
 	free(a->parents);
@@ -747,22 +745,28 @@ api_records_decode(const cJSON *json, struct api_records *a, const char **why)
 	cJSON_ArrayForEach(r, arr)
 	{
 		struct kinesis_record *rec = &a->recs[a->n];
-		const char *data = api_str(r, "Data");
+		cJSON *data = cJSON_GetObjectItemCaseSensitive(r, "Data");
 		unsigned char *bytes;
 		size_t len;
 
 		rec->seq = api_str(r, "SequenceNumber");
 		rec->partition_key = api_str(r, "PartitionKey");
 		if (rec->seq == NULL || rec->partition_key == NULL ||
-		    data == NULL) {
+		    !cJSON_IsString(data) || data->valuestring == NULL) {
 			*why = "a record without SequenceNumber, "
 			       "PartitionKey or Data";
 			return -1;
 		}
-		if (aws_base64_decode(data, strlen(data), &bytes, &len) != 0) {
+		/* Decoded in place, over its base64 in the reply's tree (only
+		 * this call reads it): a reply's records are not copied once
+		 * more.  The bytes are shorter, a NUL still fits after them. */
+		bytes = (unsigned char *)data->valuestring;
+		if (aws_base64_decode_to(data->valuestring,
+		        strlen(data->valuestring), bytes, &len) != 0) {
 			*why = "a record whose Data is not base64";
 			return -1;
 		}
+		bytes[len] = '\0';
 		rec->data = bytes;
 		rec->len = len;
 		rec->arrival_ms = api_ms(r, "ApproximateArrivalTimestamp");

@@ -145,6 +145,30 @@ START_TEST(test_base64_invalid)
 }
 END_TEST
 
+/* decode_to in place, over the base64 itself (as kinesis/api.c decodes
+ * GetRecords' Data). */
+START_TEST(test_base64_in_place)
+{
+	unsigned char bin[256];
+	char text[400];
+	size_t n, len;
+
+	for (size_t i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)(255 - i);
+	for (size_t k = 0; k <= sizeof(bin); k += k < 8 ? 1 : 37) {
+		n = aws_base64_encode_to(bin, k, text);
+		ck_assert_int_eq(
+		    aws_base64_decode_to(text, n, (unsigned char *)text, &len),
+		    0);
+		ck_assert_uint_eq(len, k);
+		ck_assert_mem_eq(text, bin, k);
+	}
+	memcpy(text, "Zh==", 4);
+	ck_assert_int_eq(
+	    aws_base64_decode_to(text, 4, (unsigned char *)text, &len), -1);
+}
+END_TEST
+
 static Suite *
 base64_suite(void)
 {
@@ -154,6 +178,7 @@ base64_suite(void)
 	tcase_add_loop_test(tc, test_base64_rfc4648, 0,
 	    (int)(sizeof(b64_vectors) / sizeof(*b64_vectors)));
 	tcase_add_test(tc, test_base64_binary_roundtrip);
+	tcase_add_test(tc, test_base64_in_place);
 	tcase_add_test(tc, test_base64_into_caller_memory);
 	tcase_add_test(tc, test_json_quote);
 	tcase_add_loop_test(tc, test_base64_invalid, 0,

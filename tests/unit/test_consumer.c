@@ -226,25 +226,42 @@ END_TEST
 
 /* ---- batches ------------------------------------------------------------- */
 
+/* Copies s into b's arena (key, ehk, data must lie there). */
+static const char *
+arena_str(struct consumer_batch *b, const char *s)
+{
+	const char *p = consumer_batch_copy(b, s, strlen(s));
+
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
 /* Records 100/0, 101/0..3 (an aggregate), 102/0. */
 static struct consumer_batch *
 batch_sample(void)
 {
-	struct consumer_batch *b = consumer_batch_new();
+	struct consumer_batch *b = consumer_batch_new(3, 6, 256);
+	const char *ehk, *hello;
 
 	ck_assert_ptr_nonnull(b);
-	ck_assert_int_eq(
-	    consumer_batch_add(b, "100", 0, "k0", 2, NULL, 0, "a", 1, 1000), 0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "100", 1000), 0);
+	ck_assert_int_eq(consumer_batch_add(b, 0, arena_str(b, "k0"), 2, NULL,
+	                     0, arena_str(b, "a"), 1),
+	    0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "101", 2000), 0);
+	ehk = arena_str(b, "340282366920938463");
+	hello = arena_str(b, "hello");
 	for (uint64_t i = 0; i < 4; i++) {
 		char key[8];
 		snprintf(key, sizeof(key), "u%llu", (unsigned long long)i);
-		ck_assert_int_eq(
-		    consumer_batch_add(b, "101", i, key, strlen(key),
-		        "340282366920938463", 18, "hello", 5, 2000),
+		ck_assert_int_eq(consumer_batch_add(b, i, arena_str(b, key),
+		                     strlen(key), ehk, 18, hello, 5),
 		    0);
 	}
-	ck_assert_int_eq(
-	    consumer_batch_add(b, "102", 0, "k2", 2, NULL, 0, "", 0, 3000), 0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "102", 3000), 0);
+	ck_assert_int_eq(consumer_batch_add(b, 0, arena_str(b, "k2"), 2, NULL,
+	                     0, arena_str(b, ""), 0),
+	    0);
 	ck_assert_uint_eq(b->n, 6);
 	return b;
 }
@@ -252,37 +269,89 @@ batch_sample(void)
 START_TEST(batch_fields)
 {
 	struct consumer_batch *b = batch_sample();
+	const struct consumer_rec *r = b->recs;
 
-	ck_assert_str_eq(b->recs[0].seq, "100");
-	ck_assert_str_eq(b->recs[0].key, "k0");
-	ck_assert_ptr_null(b->recs[0].ehk);
-	ck_assert_uint_eq(b->recs[0].len, 1);
-	ck_assert_mem_eq(b->recs[0].data, "a", 1);
-	ck_assert_str_eq(b->recs[3].key, "u2");
-	ck_assert_str_eq(b->recs[3].ehk, "340282366920938463");
-	ck_assert_uint_eq(b->recs[3].len, 5);
-	ck_assert_mem_eq(b->recs[3].data, "hello", 5);
-	ck_assert_uint_eq(b->recs[3].subseq, 2);
-	ck_assert_int_eq(b->recs[3].ts, 2000);
-	ck_assert_uint_eq(b->recs[5].len, 0);
+	ck_assert_str_eq(consumer_batch_seq(b, 0), "100");
+	ck_assert_mem_eq(b->arena + r[0].key, "k0", 2);
+	ck_assert_uint_eq(r[0].key_len, 2);
+	ck_assert_uint_eq(r[0].ehk, CONSUMER_NO_EHK);
+	ck_assert_uint_eq(r[0].len, 1);
+	ck_assert_mem_eq(b->arena + r[0].data, "a", 1);
+	ck_assert_mem_eq(b->arena + r[3].key, "u2", 2);
+	ck_assert_mem_eq(b->arena + r[3].ehk, "340282366920938463", 18);
+	ck_assert_uint_eq(r[3].ehk_len, 18);
+	ck_assert_uint_eq(r[3].len, 5);
+	ck_assert_mem_eq(b->arena + r[3].data, "hello", 5);
+	ck_assert_uint_eq(consumer_batch_subseq(b, 3), 2);
+	ck_assert_int_eq(consumer_batch_ts(b, 3), 2000);
+	ck_assert_uint_eq(r[5].len, 0);
 	/* One copy of an aggregate's sequence number. */
-	ck_assert_ptr_eq(b->recs[1].seq, b->recs[4].seq);
-	ck_assert_ptr_ne(b->recs[0].seq, b->recs[1].seq);
+	ck_assert_ptr_eq(consumer_batch_seq(b, 1), consumer_batch_seq(b, 4));
+	ck_assert_ptr_ne(consumer_batch_seq(b, 0), consumer_batch_seq(b, 1));
 	ck_assert_uint_gt(b->bytes, 0);
 	ck_assert_int_eq(consumer_batch_find(b, "101", 3), 4);
 	ck_assert_int_eq(consumer_batch_find(b, "100", 0), 0);
 	ck_assert_int_eq(consumer_batch_find(b, "102", 0), 5);
 	ck_assert_int_eq(consumer_batch_find(b, "101", 4), -1);
+	ck_assert_int_eq(consumer_batch_find(b, "101", 0), 1);
+	ck_assert_int_eq(consumer_batch_find(b, "100", 1), -1);
 	ck_assert_int_eq(consumer_batch_find(b, "99", 0), -1);
 	ck_assert_int_eq(consumer_batch_find(b, "1010", 0), -1);
+	ck_assert_int_eq(consumer_batch_find(b, "", 0), -1);
 	consumer_batch_free(b);
+}
+END_TEST
+
+/* A batch is sized once: adding past any of its three sizes fails
+ * cleanly, and subseqs inside a Kinesis record must follow each other. */
+START_TEST(batch_bounds)
+{
+	struct consumer_batch *b = consumer_batch_new(1, 2, 8);
+	char outside[4] = "abc";
+	const char *k;
+
+	ck_assert_ptr_nonnull(b);
+	/* No Kinesis record yet. */
+	ck_assert_int_eq(
+	    consumer_batch_add(b, 0, b->arena, 0, NULL, 0, b->arena, 0), -1);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "12345", 1), 0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "6", 1), -1);
+	ck_assert_ptr_null(consumer_batch_copy(b, "abc", 3));
+	ck_assert_ptr_nonnull(k = consumer_batch_copy(b, "ab", 2));
+	ck_assert_ptr_null(consumer_batch_copy(b, "c", 1));
+	/* Pointers outside the arena, or past what was copied, are
+	 * refused. */
+	ck_assert_int_eq(
+	    consumer_batch_add(b, 5, outside, 3, NULL, 0, k, 2), -1);
+	ck_assert_int_eq(consumer_batch_add(b, 5, k, 3, NULL, 0, k, 2), -1);
+	ck_assert_int_eq(consumer_batch_add(b, 5, k, 1, NULL, 0, k + 1, 1), 0);
+	ck_assert_int_eq(consumer_batch_add(b, 7, k, 1, NULL, 0, k, 1), -1);
+	ck_assert_int_eq(consumer_batch_add(b, 6, k, 1, NULL, 0, k, 2), 0);
+	ck_assert_int_eq(consumer_batch_add(b, 7, k, 1, NULL, 0, k, 1), -1);
+	ck_assert_uint_eq(b->n, 2);
+	ck_assert_int_eq(consumer_batch_find(b, "12345", 6), 1);
+	ck_assert_int_eq(consumer_batch_find(b, "12345", 4), -1);
+	consumer_batch_free(b);
+	/* Beyond 32-bit offsets. */
+	ck_assert_ptr_null(consumer_batch_new(1, 1, (size_t)UINT32_MAX));
+}
+END_TEST
+
+/* The budget: a call starts only below both limits. */
+START_TEST(fetch_budget)
+{
+	ck_assert(consumer_fetch_allowed(0, 0));
+	ck_assert(consumer_fetch_allowed(
+	    CONSUMER_FETCH_BUDGET - 1, CONSUMER_MAX_FETCHES - 1));
+	ck_assert(!consumer_fetch_allowed(CONSUMER_FETCH_BUDGET, 0));
+	ck_assert(!consumer_fetch_allowed(0, CONSUMER_MAX_FETCHES));
 }
 END_TEST
 
 START_TEST(batch_acks_any_order)
 {
 	struct consumer_batch *b = batch_sample();
-	const struct consumer_rec *cp;
+	ssize_t cp;
 	size_t i;
 	int sent;
 
@@ -292,22 +361,21 @@ START_TEST(batch_acks_any_order)
 	}
 	ck_assert(!consumer_batch_next(b, &i));
 	ck_assert_uint_eq(b->n_sent, 6);
-	ck_assert_ptr_null(consumer_batch_checkpoint(b));
+	ck_assert_int_eq(consumer_batch_checkpoint(b), -1);
 
 	/* 101/1 acked first: nothing contiguous yet. */
 	ck_assert(consumer_batch_ack(b, 2, 1, &sent));
 	ck_assert(sent);
-	ck_assert_ptr_null(consumer_batch_checkpoint(b));
+	ck_assert_int_eq(consumer_batch_checkpoint(b), -1);
 	/* 100/0: the prefix is 100/0 .. 101/1? no: 101/0 is missing. */
 	ck_assert(consumer_batch_ack(b, 0, 1, &sent));
 	cp = consumer_batch_checkpoint(b);
-	ck_assert_str_eq(cp->seq, "100");
-	ck_assert_uint_eq(cp->subseq, 0);
+	ck_assert_int_eq(cp, 0);
 	/* 101/0 skipped (ok false) still counts as processed. */
 	ck_assert(consumer_batch_ack(b, 1, 0, &sent));
 	cp = consumer_batch_checkpoint(b);
-	ck_assert_str_eq(cp->seq, "101");
-	ck_assert_uint_eq(cp->subseq, 1);
+	ck_assert_str_eq(consumer_batch_seq(b, (size_t)cp), "101");
+	ck_assert_uint_eq(consumer_batch_subseq(b, (size_t)cp), 1);
 	ck_assert(b->recs[1].skipped);
 	/* A duplicate ack changes nothing. */
 	ck_assert(!consumer_batch_ack(b, 1, 1, &sent));
@@ -315,15 +383,15 @@ START_TEST(batch_acks_any_order)
 	ck_assert_uint_eq(b->n_sent, 3);
 	/* Inside the aggregate: 101/3, then 101/2 closes the gap. */
 	ck_assert(consumer_batch_ack(b, 4, 1, &sent));
-	ck_assert_uint_eq(consumer_batch_checkpoint(b)->subseq, 1);
+	ck_assert_int_eq(consumer_batch_checkpoint(b), 2);
 	ck_assert(consumer_batch_ack(b, 3, 1, &sent));
 	cp = consumer_batch_checkpoint(b);
-	ck_assert_str_eq(cp->seq, "101");
-	ck_assert_uint_eq(cp->subseq, 3);
+	ck_assert_str_eq(consumer_batch_seq(b, (size_t)cp), "101");
+	ck_assert_uint_eq(consumer_batch_subseq(b, (size_t)cp), 3);
 	ck_assert(!consumer_batch_complete(b));
 	ck_assert(consumer_batch_ack(b, 5, 1, &sent));
 	ck_assert(consumer_batch_complete(b));
-	ck_assert_str_eq(consumer_batch_checkpoint(b)->seq, "102");
+	ck_assert_int_eq(consumer_batch_checkpoint(b), 5);
 	ck_assert_uint_eq(b->n_sent, 0);
 	consumer_batch_free(b);
 }
@@ -366,33 +434,41 @@ START_TEST(batch_redelivery_in_order)
 }
 END_TEST
 
-/* Records larger than an arena chunk, and many small ones. */
-START_TEST(batch_arena)
+/* Large records and many small ones in one batch. */
+START_TEST(batch_large)
 {
-	struct consumer_batch *b = consumer_batch_new();
 	size_t big = 300 * 1024;
+	struct consumer_batch *b = consumer_batch_new(5002, 5002, 4 * big);
 	char *data = malloc(big), seq[32];
+	const char *p;
 
+	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_nonnull(data);
 	memset(data, 'x', big);
 	data[big - 1] = 'y';
-	ck_assert_int_eq(
-	    consumer_batch_add(b, "1", 0, "k", 1, NULL, 0, data, big, 1), 0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "1", 1), 0);
+	ck_assert_ptr_nonnull(p = consumer_batch_copy(b, data, big));
+	ck_assert_int_eq(consumer_batch_add(b, 0, p, 1, NULL, 0, p, big), 0);
 	for (int i = 0; i < 5000; i++) {
 		snprintf(seq, sizeof(seq), "%d", 2 + i);
-		ck_assert_int_eq(consumer_batch_add(b, seq, 0, "key", 3, NULL,
-		                     0, "0123456789", 10, 1),
+		ck_assert_int_eq(consumer_batch_add_kin(b, seq, 1), 0);
+		ck_assert_int_eq(
+		    consumer_batch_add(b, 0, arena_str(b, "key"), 3, NULL, 0,
+		        arena_str(b, "0123456789"), 10),
 		    0);
 	}
-	ck_assert_int_eq(
-	    consumer_batch_add(b, "9999", 0, "k", 1, NULL, 0, data, big, 1), 0);
+	ck_assert_int_eq(consumer_batch_add_kin(b, "9999", 1), 0);
+	ck_assert_ptr_nonnull(p = consumer_batch_copy(b, data, big));
+	ck_assert_int_eq(consumer_batch_add(b, 0, p, 1, NULL, 0, p, big), 0);
 	ck_assert_uint_eq(b->n, 5002);
 	ck_assert_uint_eq(b->recs[0].len, big);
-	ck_assert_int_eq(b->recs[0].data[big - 1], 'y');
-	ck_assert_int_eq(b->recs[5001].data[big - 1], 'y');
-	ck_assert_str_eq(b->recs[4000].seq, "4001");
-	ck_assert_mem_eq(b->recs[4000].data, "0123456789", 10);
+	ck_assert_int_eq(b->arena[b->recs[0].data + big - 1], 'y');
+	ck_assert_int_eq(b->arena[b->recs[5001].data + big - 1], 'y');
+	ck_assert_str_eq(consumer_batch_seq(b, 4000), "4001");
+	ck_assert_mem_eq(b->arena + b->recs[4000].data, "0123456789", 10);
 	ck_assert_int_eq(consumer_batch_find(b, "4001", 0), 4000);
+	ck_assert_int_eq(consumer_batch_find(b, "4001", 0), 4000);
+	ck_assert_int_eq(consumer_batch_find(b, "17", 0), 16);
 	ck_assert_uint_ge(b->bytes, 2 * big + 5000 * 10);
 	free(data);
 	consumer_batch_free(b);
@@ -422,9 +498,11 @@ consumer_suite(void)
 	tcase_add_test(tc, balance_choice);
 	tcase_add_test(tc, balance_converges);
 	tcase_add_test(tc, batch_fields);
+	tcase_add_test(tc, batch_bounds);
+	tcase_add_test(tc, fetch_budget);
 	tcase_add_test(tc, batch_acks_any_order);
 	tcase_add_test(tc, batch_redelivery_in_order);
-	tcase_add_test(tc, batch_arena);
+	tcase_add_test(tc, batch_large);
 	tcase_add_test(tc, batch_free_null);
 	suite_add_tcase(s, tc);
 	return s;
