@@ -79,6 +79,7 @@ struct ipc_conn {
 
 struct ipc_op {
 	char *name;
+	size_t name_len;
 	ipc_handler fn;
 	void *arg;
 };
@@ -406,7 +407,8 @@ conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 {
 	struct ipc_server *srv = c->srv;
 	const struct ipc_member *idm = NULL;
-	const char *why = NULL, *id = NULL, *op;
+	const struct ipc_value *opv;
+	const char *why = NULL, *id = NULL;
 	enum ipc_scan scanned;
 	size_t at = 0;
 
@@ -432,7 +434,8 @@ conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 		break;
 	}
 	for (size_t i = 0; i < c->req.n; i++)
-		if (strcmp(c->req.m[i].name, "id") == 0) {
+		if (c->req.m[i].name_len == 2 &&
+		    memcmp(c->req.m[i].name, "id", 2) == 0) {
 			idm = &c->req.m[i];
 			break;
 		}
@@ -455,17 +458,19 @@ conn_dispatch(struct ipc_conn *c, const char *line, size_t len)
 		    "in \"data\"");
 		goto done;
 	}
-	if ((op = ipc_req_string(&c->req, "op")) == NULL) {
+	if ((opv = ipc_req_get(&c->req, "op")) == NULL ||
+	    opv->type != IPC_STRING || opv->len == 0) {
 		ipc_conn_error(c, id, "bad_request",
 		    "missing \"op\" (a string such as \"ping\" or \"put\")");
 		goto done;
 	}
 	for (size_t i = 0; i < srv->n_ops; i++)
-		if (strcmp(srv->ops[i].name, op) == 0) {
+		if (srv->ops[i].name_len == opv->len &&
+		    memcmp(srv->ops[i].name, opv->str, opv->len) == 0) {
 			srv->ops[i].fn(c, &c->req, id, srv->ops[i].arg);
 			goto done;
 		}
-	ipc_conn_error(c, id, "unknown_op", "unknown op \"%.64s\"", op);
+	ipc_conn_error(c, id, "unknown_op", "unknown op \"%.64s\"", opv->str);
 done:
 	ipc_req_trim(&c->req);
 }
@@ -982,6 +987,7 @@ ipc_register(struct ipc_server *srv, const char *op, ipc_handler fn, void *arg)
 			return -1;
 	if ((srv->ops[srv->n_ops].name = strdup(op)) == NULL)
 		return -1;
+	srv->ops[srv->n_ops].name_len = strlen(op);
 	srv->ops[srv->n_ops].fn = fn;
 	srv->ops[srv->n_ops].arg = arg;
 	srv->n_ops++;
