@@ -38,6 +38,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include <cJSON.h>
 #include <event2/event.h>
 
 #include "aws/aws.h"
@@ -99,6 +100,16 @@ aws_creds_wipe_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+void
+aws_creds_json_wipe(cJSON *j)
+{
+	for (; j != NULL; j = j->next) {
+		if (j->valuestring != NULL)
+			explicit_bzero(j->valuestring, strlen(j->valuestring));
+		aws_creds_json_wipe(j->child);
+	}
 }
 
 void

@@ -75,6 +75,8 @@ time_t aws_creds_now(const struct aws_credentials *);
 /* getenv(), with "" read as unset. */
 const char *aws_creds_env(const char *name);
 void aws_creds_wipe_free(char *);
+/* Wipes every string of a parsed reply (the caller still deletes it). */
+void aws_creds_json_wipe(cJSON *);
 /* Wipes and frees the strings of cr, and zeroes it. */
 void aws_creds_clear(struct aws_creds *cr);
 /*

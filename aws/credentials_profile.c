@@ -628,16 +628,6 @@ files_log_stderr(const char *profile, const char *err, size_t len,
 		    profile, more);
 }
 
-static void
-files_json_wipe(cJSON *j)
-{
-	for (; j != NULL; j = j->next) {
-		if (j->valuestring != NULL)
-			explicit_bzero(j->valuestring, strlen(j->valuestring));
-		files_json_wipe(j->child);
-	}
-}
-
 /*
  * Credentials out of the command's output: {"Version": 1, "AccessKeyId",
  * "SecretAccessKey", "SessionToken"?, "Expiration"?}.  No Expiration: they
@@ -701,7 +691,7 @@ files_process_parse(const char *out, size_t len, const char *provider,
 	}
 	rc = 0;
 done:
-	files_json_wipe(j);
+	aws_creds_json_wipe(j);
 	cJSON_Delete(j);
 	return rc;
 }

@@ -258,16 +258,6 @@ aws_creds_from_sts(
 	return why;
 }
 
-static void
-creds_json_wipe(cJSON *j)
-{
-	for (; j != NULL; j = j->next) {
-		if (j->valuestring != NULL)
-			explicit_bzero(j->valuestring, strlen(j->valuestring));
-		creds_json_wipe(j->child);
-	}
-}
-
 static const char *
 creds_json_str(const cJSON *o, const char *key)
 {
@@ -320,7 +310,7 @@ creds_from_json(const char *body, size_t len, const char *provider,
 	    creds_json_str(j, "SecretAccessKey"), creds_json_str(j, "Token"), t,
 	    provider);
 done:
-	creds_json_wipe(j);
+	aws_creds_json_wipe(j);
 	cJSON_Delete(j);
 	return why;
 }
