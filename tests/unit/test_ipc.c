@@ -428,6 +428,36 @@ START_TEST(scan_members_and_escapes)
 }
 END_TEST
 
+/* The word-at-a-time skip over plain characters must stop at a special
+ * byte wherever it sits in the word. */
+START_TEST(scan_special_byte_at_every_offset)
+{
+	static const char *const special[] = {
+	    "\\n", "\xc3\xa9", "\\\"", "\\u0041"};
+	static const char *const want[] = {"\n", "\xc3\xa9", "\"", "A"};
+
+	for (size_t k = 0; k < 4; k++)
+		for (size_t at = 0; at < 24; at++) {
+			struct ipc_req r = {0};
+			char line[128], text[64];
+			int n;
+
+			memset(text, 'x', at);
+			text[at] = '\0';
+			n = snprintf(line, sizeof(line),
+			    "{\"t\":\"%s%sxxxxxxxxxxxxxxxx\",\"op\":\"p\"}",
+			    text, special[k]);
+			ck_assert_int_lt(n, (int)sizeof(line));
+			ck_assert_int_eq(scan(&r, line), IPC_SCAN_OBJECT);
+			snprintf(line, sizeof(line), "%s%sxxxxxxxxxxxxxxxx",
+			    text, want[k]);
+			ck_assert_str_eq(ipc_req_string(&r, "t"), line);
+			ck_assert_str_eq(ipc_req_string(&r, "op"), "p");
+			ipc_req_free(&r);
+		}
+}
+END_TEST
+
 START_TEST(scan_first_duplicate_wins)
 {
 	struct ipc_req r = {0};
@@ -596,6 +626,7 @@ ipc_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("scanner");
 	tcase_add_test(tc, scan_members_and_escapes);
+	tcase_add_test(tc, scan_special_byte_at_every_offset);
 	tcase_add_test(tc, scan_first_duplicate_wins);
 	tcase_add_test(tc, scan_refuses_what_json_refuses);
 	tcase_add_test(tc, scan_depth_nul_and_non_objects);
