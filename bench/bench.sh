@@ -18,7 +18,9 @@
 # not kinesalite's.  CPU per record comes from /proc/<pid>/stat
 # (utime+stime) of the process under test, RSS from /proc/<pid>/status.
 # All traffic is on loopback.  Prints one table; also writes it to
-# $BENCH_OUT (default build/bench.md).
+# $BENCH_OUT (default build/bench.md).  BENCH_ONLY=producer (with the
+# latency runs and their peers), aggregation or consumer runs that part
+# alone, for a quick look at one change.
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/tests/lib/common.sh"
 
@@ -63,9 +65,18 @@ start_sink() { # NAME ARGS...: a fakekinesis.py; SINK_URL is its address
 	SINK_URL="http://127.0.0.1:$(cat "$T/$_n.port")"
 }
 
+want() { # PART: whether BENCH_ONLY lets PART run
+	[ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]
+}
+case "${BENCH_ONLY:-}" in
+"" | producer | aggregation | consumer) ;;
+*) fail "BENCH_ONLY=$BENCH_ONLY: say producer, aggregation or consumer" ;;
+esac
+
 cut -d' ' -f1-3 /proc/loadavg >"$T/loadavg"
 echo "bench: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), N=$N"
 
+if want producer; then
 # ---- producer ---------------------------------------------------------------
 start_sink sink --shards 4
 cat >"$T/kd.yaml" <<YAML
@@ -124,6 +135,9 @@ node "$TOP/bench/node_peer.js" latency "$SINK_URL" "$LAT_RATE" 10 $SIZE >"$T/nod
     fail "node latency"
 row "\"bench\":\"latency\",\"subject\":\"Node @aws-sdk/client-kinesis PutRecord @ $LAT_RATE/s\",\"p50\":$(jget "$T/nodelat.json" p50_ms),\"p99\":$(jget "$T/nodelat.json" p99_ms),\"p999\":$(jget "$T/nodelat.json" p999_ms)"
 
+fi
+
+if want aggregation; then
 # ---- aggregation ------------------------------------------------------------
 echo "bench: aggregation"
 "$AGGBENCH" "$N" $SIZE >"$T/agg.json" || fail "aggbench"
@@ -133,6 +147,9 @@ row "\"bench\":\"aggregation\",\"subject\":\"aws-kinesis-agg (Node) aggregate, i
 row "\"bench\":\"aggregation\",\"subject\":\"kpl/ (C) deaggregate\",\"rps\":$(jget "$T/agg.json" deagg_rps),\"cpu_us\":$(jget "$T/agg.json" deagg_cpu_us)"
 row "\"bench\":\"aggregation\",\"subject\":\"aws-kinesis-agg (Node) deaggregateSync\",\"rps\":$(jget "$T/aggn.json" deagg_rps),\"cpu_us\":$(jget "$T/aggn.json" deagg_cpu_us)"
 
+fi
+
+if want consumer; then
 # ---- consumer ---------------------------------------------------------------
 echo "bench: consumer, 100 shards"
 PER_AGG=400
@@ -163,6 +180,8 @@ kill -TERM "$KD_PID"; wait "$KD_PID"
 node "$TOP/bench/node_peer.js" consume "$SINK2" "$CN" >"$T/nodec.json" ||
     fail "node consumer: $(cat "$T/nodec.json")"
 row "\"bench\":\"consumer\",\"subject\":\"Node GetRecords + aws-kinesis-agg, 100 shards (no leases, no acks)\",\"rps\":$(jget "$T/nodec.json" rps),\"cpu_us\":$(jget "$T/nodec.json" cpu_us),\"rss\":$(jget "$T/nodec.json" peak_rss_mib)"
+
+fi
 
 mkdir -p "$(dirname "$OUT")"
 $PY "$TOP/bench/table.py" "$R" "$N" "$NODE_N" "$(cat "$T/loadavg")" >"$OUT" || fail "table"
